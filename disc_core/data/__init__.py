@@ -1,0 +1,45 @@
+"""Datasets of every discipline, one record shape, one registry.
+
+>>> from disc_core.data import load_dataset, DATASETS
+>>> ds = load_dataset("splice")          # needs DISC_DATA_DIR or a download
+>>> ds.sizes(), ds.metric, ds.alphabet
+
+Loader modules (each registers its datasets on import):
+
+- ``dna``      UCI Splice, yeast histone marks (Hilbert-CNN text and GUE CSV formats), synthetic splice
+- ``protein``  DeepLoc, TAPE stability / fluorescence, modlAMP peptide sets (built in)
+- ``music``    music21 composer corpus (built in), MAESTRO, MIDI folders; 128-pitch segments, voting
+- ``text``     the paper's eight GLUE tasks
+- ``user``     the user's own FASTA / CSV / TSV files and MIDI folders
+- ``download`` fetching the paper's published files into the per-user cache, checksum checked
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .base import (DATASETS, MAX_SYMBOLS, SPLITS, Dataset, DatasetInfo, Record, cache_dir, data_dirs,
+                   find_data_file, get_info, iter_names, load_dataset, make_dataset, register)
+
+__all__ = [
+    "DATASETS", "SPLITS", "MAX_SYMBOLS", "Dataset", "DatasetInfo", "Record", "cache_dir", "data_dirs",
+    "find_data_file", "get_info", "iter_names", "load_dataset", "make_dataset", "register",
+    "ensure_registered",
+]
+
+_LOADER_MODULES = ("dna", "protein", "music", "text")
+_registered = False
+
+
+def ensure_registered() -> None:
+    """Import every loader module once so that ``DATASETS`` is complete."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    for mod in _LOADER_MODULES:
+        try:
+            importlib.import_module(f"{__name__}.{mod}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{mod}":
+                raise
