@@ -6,7 +6,8 @@ nucleotide codes, so the rare ambiguity letters of the UCI file (``D N S R``) st
 Public readers take a path, so files from any folder can be loaded the same way as the registered
 datasets: :func:`read_splice`, :func:`read_histone_gue`, :func:`read_histone_hilbert`,
 :func:`make_synthetic_splice`. :func:`assign_splits` is the seeded (stratified) random split the
-loaders use.
+loaders use; :func:`find_file_set` and :class:`AnyFilesInfo` let a dataset come in several file
+layouts (the protein loaders use them too).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import io
 import random
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Hashable, Sequence
 
@@ -23,8 +25,8 @@ from .base import DatasetInfo, Record, data_dirs, make_dataset, register
 from .io import check_symbols, read_lines, read_text
 
 __all__ = [
-    "IUPAC_DNA", "SPLICE_CLASSES", "HISTONE_MARKS", "assign_splits", "read_splice", "read_histone_gue",
-    "read_histone_hilbert", "make_synthetic_splice", "synthetic_splice_dataset",
+    "IUPAC_DNA", "SPLICE_CLASSES", "HISTONE_MARKS", "assign_splits", "find_file_set", "AnyFilesInfo",
+    "read_splice", "read_histone_gue", "read_histone_hilbert", "make_synthetic_splice", "synthetic_splice_dataset",
 ]
 
 #: IUPAC nucleotide codes (DNA: no ``U``); anything else in a sequence is an error.
@@ -86,13 +88,33 @@ def _check_dna(seq: str, path, line: int) -> str:
     return seq
 
 
-def _first_in_data_dirs(candidates: Sequence[Sequence[str]]) -> tuple[Path, int] | None:
-    """(data dir, index of the candidate file set) for the first set that is complete in some data dir."""
+def find_file_set(candidates: Sequence[Sequence[str]]) -> tuple[Path, int] | None:
+    """The first complete set of files among ``candidates`` (paths relative to a data dir).
+
+    Sets are tried in order, each in every data dir (``DISC_DATA_DIR``, then the download cache);
+    returns (data dir, index of the set) or None.
+    """
     for k, files in enumerate(candidates):
         for d in data_dirs():
             if all((d / f).exists() for f in files):
                 return d, k
     return None
+
+
+@dataclass
+class AnyFilesInfo(DatasetInfo):
+    """A registry entry whose data may come in several layouts.
+
+    ``alternatives`` are file sets tried in order of preference; ``files`` stays the set that
+    ``download`` fetches and that the "not found" message names. ``available()`` is True as soon as
+    any set is complete, which is exactly when the loader can load.
+    """
+
+    alternatives: tuple[tuple[str, ...], ...] = ()
+
+    def locate(self) -> Path | None:
+        found = find_file_set(self.alternatives or (self.files,))
+        return found[0] if found else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +154,7 @@ def read_splice(path: str | Path, seed: int = 42, name: str = "splice"):
 
 
 def _load_splice(progress=None, seed: int = 42, **kw):
-    found = _first_in_data_dirs([["dna_splice/splice.txt"]])
+    found = find_file_set([["dna_splice/splice.txt"]])
     if found is None:
         raise DataError("dna_splice/splice.txt not found", path=", ".join(map(str, data_dirs())),
                         hint="run `python -m disc_core download splice` or set DISC_DATA_DIR")
@@ -234,19 +256,11 @@ def _histone_candidates(mark: str) -> list[list[str]]:
     return [[f"dna_gue_emp/{mark}/dev.csv", f"dna_gue_emp/{mark}/test.csv"], [f"dna_histone/{mark}.txt"]]
 
 
-class HistoneInfo(DatasetInfo):
-    """A histone mark found in either layout: GUE CSVs (preferred) or a Hilbert-CNN text file."""
-
-    def locate(self) -> Path | None:
-        found = _first_in_data_dirs(_histone_candidates(HISTONE_MARKS[self.name]))
-        return found[0] if found else None
-
-
 def _histone_loader(name: str):
     mark = HISTONE_MARKS[name]
 
     def load(progress=None, seed: int = 42, **kw):
-        found = _first_in_data_dirs(_histone_candidates(mark))
+        found = find_file_set(_histone_candidates(mark))
         if found is None:
             raise DataError(f"no {mark} files found", path=", ".join(map(str, data_dirs())),
                             hint=f"run `python -m disc_core download {name}` or set DISC_DATA_DIR")
@@ -259,9 +273,10 @@ def _histone_loader(name: str):
 
 
 for _name, _mark in HISTONE_MARKS.items():
-    register(HistoneInfo(
+    register(AnyFilesInfo(
         name=_name, title=f"Yeast histone {_mark} occupancy", discipline="dna", task="classification",
         metric="accuracy", origin="paper", loader=_histone_loader(_name), files=tuple(_histone_candidates(_mark)[0]),
+        alternatives=tuple(map(tuple, _histone_candidates(_mark))),
         paper_key=_mark,
         description=f"500-bp yeast sequences, label 1 = enriched for {_mark} (Pokholok et al. 2005). Read from the "
                     f"GUE CSVs dna_gue_emp/{_mark}/ when present: train/dev/test as given, or, when train.csv is "
