@@ -1,0 +1,491 @@
+"""Music as symbol sequences: composer classification from MIDI pitches.
+
+A piece becomes the sequence of MIDI pitch numbers of its notes in onset order (all parts or
+instruments together, simultaneous notes low to high), written as strings (``"60"``). The sequence is
+cut into consecutive, non-overlapping segments of :data:`SEGMENT_LENGTH` (128) pitches; a last partial
+segment is kept when it has at least :data:`MIN_SEGMENT` (32) pitches, so a piece shorter than that
+yields nothing and is reported as too short. Every segment is one :class:`Record` whose ``group`` is the
+piece id: splits are made by piece (no piece in two splits) and validation/test predictions are one per
+piece, by voting over its segments (``Dataset.voting``).
+
+Datasets:
+
+- ``composers`` (built in, offline): music21's bundled corpus -- Bach chorales, Palestrina mass
+  movements, Monteverdi madrigals and Trecento (14th-century Italian) pieces.
+- ``maestro`` (paper): MAESTRO v2.0.0 piano performances, labelled by composer, with the CSV's splits.
+
+:func:`read_midi_folder` turns a folder of the user's MIDI files (one sub-folder per class) into a
+dataset the same way.
+
+Parsing is slow (music21 needs 0.05-0.5 s a file), so files are parsed in parallel worker processes
+and each file's pitch sequence is cached with diskcache under ``cache_dir()/"parsed_music"``, keyed by the
+parser and its version, the file's path, size and modification time: a second load reads the cache only.
+Files that cannot be parsed are skipped and counted in the dataset's notes (and cached as failures).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import ConfigError, DataError
+from .base import (SPLITS, Dataset, DatasetInfo, Record, cache_dir, find_data_file, make_dataset,
+                   register)
+from .io import read_text
+
+__all__ = [
+    "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MIDI_SUFFIXES", "segment_pitches", "split_counts",
+    "stratified_split", "score_to_pitches", "midi_to_pitches", "composer_works", "load_composers",
+    "load_maestro", "read_midi_folder",
+]
+
+SEGMENT_LENGTH = 128
+#: A last partial segment shorter than this is dropped (too little to say anything about a composer).
+MIN_SEGMENT = 32
+#: music21 corpus composers used by default: the four with enough works (Beethoven 26 and Mozart 16
+#: are string quartets/symphonies that parse slowly and would be small classes).
+COMPOSERS = ("bach", "palestrina", "monteverdi", "trecento")
+#: Works per composer by default: balances the classes (Monteverdi has 49 scores) and keeps a cold
+#: parse of the default selection to well under a minute on two cores.
+MAX_WORKS_PER_COMPOSER = 90
+#: Score formats read from the corpus; ``.rntxt`` files are Roman-numeral analyses, not scores.
+_SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi")
+MIDI_SUFFIXES = (".mid", ".midi")
+MAESTRO_CSV = "music_maestro/maestro-v2.0.0.csv"
+_CACHE_FORMAT = 1  # bump when the pitch extraction changes
+_PITCH_STR = tuple(str(i) for i in range(128))
+
+Progress = Callable[[int, int], None] | None
+
+
+# --------------------------------------------------------------------------------------------
+# Pitch sequences and segments
+# --------------------------------------------------------------------------------------------
+
+def segment_pitches(pitches: Sequence[int], length: int = SEGMENT_LENGTH,
+                    min_length: int = MIN_SEGMENT) -> list[tuple[str, ...]]:
+    """Cut a pitch sequence into consecutive segments of ``length`` pitches.
+
+    The last partial segment is kept when it has at least ``min_length`` pitches. Returns a list of
+    symbol tuples (pitches as strings, e.g. ``("60", "64", "67")``), possibly empty.
+    """
+    if length < 1 or min_length < 1:
+        raise ConfigError(f"segment length ({length}) and minimum ({min_length}) must be positive")
+    out = []
+    for start in range(0, len(pitches), length):
+        seg = pitches[start:start + length]
+        if len(seg) == length or len(seg) >= min_length:
+            out.append(tuple(_PITCH_STR[p] for p in seg))
+    return out
+
+
+def score_to_pitches(path: str | Path) -> bytes:
+    """MIDI pitches of a score file read with music21, in onset order.
+
+    All parts are merged; notes starting together are ordered low to high, a chord gives each of its
+    pitches, and a tied continuation is not repeated (a held note is one symbol). Returns the pitches
+    as ``bytes`` (each value 0..127), compact for the cache.
+    """
+    from music21 import chord, converter, note, stream
+
+    # forceSource: music21 would otherwise write its own pickles to a temp folder; we cache ourselves.
+    parsed = converter.parse(str(path), forceSource=True)
+    scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
+    pitches: list[int] = []
+    for sc in scores:
+        events = []
+        for el in sc.flatten().notes:
+            if isinstance(el, chord.Chord):
+                members = list(el.notes)
+            elif isinstance(el, note.Note):
+                members = [el]
+            else:  # unpitched percussion
+                continue
+            for n in members:
+                if n.tie is not None and n.tie.type in ("stop", "continue"):
+                    continue
+                midi = n.pitch.midi
+                if 0 <= midi <= 127:
+                    events.append((float(el.offset), midi))
+        pitches.extend(p for _, p in sorted(events))
+    return bytes(pitches)
+
+
+def midi_to_pitches(path: str | Path) -> bytes:
+    """MIDI pitches of a MIDI file read with pretty_midi: notes of every non-drum instrument, sorted by
+    start time, then pitch. Returns ``bytes`` (each value 0..127)."""
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(path))
+    notes = sorted((n.start, n.pitch) for inst in pm.instruments if not inst.is_drum for n in inst.notes)
+    return bytes(p for _, p in notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Parallel, cached parsing
+# --------------------------------------------------------------------------------------------
+
+def _parse_safely(fn, path: str) -> tuple[bytes | None, str | None]:
+    try:
+        return fn(path), None
+    except Exception as err:  # any parser failure means "this file cannot be read"
+        msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        return None, f"{type(err).__name__}: {msg}"[:200]
+
+
+def _parser_version(kind: str) -> str:
+    if kind == "score":
+        import music21
+
+        return f"music21-{music21.__version__}"
+    from importlib.metadata import version
+
+    return f"pretty_midi-{version('pretty_midi')}"
+
+
+def _cache_key(kind: str, version: str, path: Path) -> str:
+    st = path.stat()
+    return f"{_CACHE_FORMAT}|{kind}|{version}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _parse_files(paths: list[Path], kind: str, progress: Progress = None,
+                 workers: int | None = None) -> dict[Path, tuple[bytes | None, str | None]]:
+    """Pitch bytes (or an error message) for every path, from the cache or parsed in worker processes."""
+    import diskcache
+
+    # Looked up at call time so that a test (or a caller) can replace the parser on the module.
+    fn = score_to_pitches if kind == "score" else midi_to_pitches
+    version = _parser_version(kind)
+    total = len(paths)
+    results: dict[Path, tuple[bytes | None, str | None]] = {}
+    with diskcache.Cache(str(cache_dir() / "parsed_music")) as cache:
+        keys = {p: _cache_key(kind, version, p) for p in paths}
+        for p in paths:
+            hit = cache.get(keys[p])
+            if hit is not None:
+                results[p] = hit
+        missing = [p for p in paths if p not in results]
+        done = total - len(missing)
+        if progress:
+            progress(done, total)
+
+        def store(p, res):
+            nonlocal done
+            results[p] = res
+            cache.set(keys[p], res)
+            done += 1
+            if progress:
+                progress(done, total)
+
+        n_workers = min(workers or os.cpu_count() or 1, len(missing))
+        if n_workers > 1:
+            try:
+                with ProcessPoolExecutor(max_workers=n_workers) as pool:
+                    futures = {pool.submit(_parse_safely, fn, str(p)): p for p in missing}
+                    for fut in as_completed(futures):
+                        store(futures[fut], fut.result())
+            except BrokenProcessPool:  # a worker died (out of memory, crash): finish in this process
+                pass
+        for p in missing:
+            if p not in results:
+                store(p, _parse_safely(fn, str(p)))
+    return results
+
+
+def _failure_note(failed: list[tuple[Path, str]], total: int, what: str = "MIDI files") -> str:
+    names = ", ".join(p.name for p, _ in failed[:10]) + (" ..." if len(failed) > 10 else "")
+    return f"{len(failed)} of {total} {what} could not be read: {names}"
+
+
+# --------------------------------------------------------------------------------------------
+# Splits
+# --------------------------------------------------------------------------------------------
+
+def split_counts(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> tuple[int, int, int]:
+    """(train, validation, test) sizes for ``n`` items of one class.
+
+    Rounded fractions, but with at least one validation and one test item from 3 items up (when the
+    fraction is not 0), one test item for 2, and always at least one training item.
+    """
+    _check_fractions(fractions)
+    if n <= 0:
+        return 0, 0, 0
+    _, fv, ft = fractions
+    n_val, n_test = int(n * fv + 0.5), int(n * ft + 0.5)
+    if n >= 3:
+        n_val, n_test = (max(1, n_val) if fv > 0 else 0), (max(1, n_test) if ft > 0 else 0)
+    elif n == 2:
+        n_val, n_test = 0, (1 if ft > 0 else 0)
+    else:
+        n_val = n_test = 0
+    while n - n_val - n_test < 1:
+        if n_val >= n_test:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n - n_val - n_test, n_val, n_test
+
+
+def stratified_split(labels: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1),
+                     seed: int = 0) -> list[str]:
+    """A split name for each item: seeded, per label (stratified), sizes from :func:`split_counts`.
+
+    Pass the same label for every item for a plain random split. Each label's shuffle depends only on
+    the seed and that label, so adding a class does not reshuffle the others.
+    """
+    by_label: dict = {}
+    for i, lab in enumerate(labels):
+        by_label.setdefault(lab, []).append(i)
+    out = [""] * len(labels)
+    for lab, idx in by_label.items():
+        idx = list(idx)
+        random.Random(f"{seed}|{lab}").shuffle(idx)
+        n_train, n_val, n_test = split_counts(len(idx), fractions)
+        for j, i in enumerate(idx):
+            out[i] = "test" if j < n_test else "validation" if j < n_test + n_val else "train"
+    return out
+
+
+def _reject_unknown(kw: dict, what: str) -> None:
+    if kw:
+        raise ConfigError(f"unknown option(s) for {what}: {', '.join(sorted(kw))}")
+
+
+def _check_fractions(fractions: Sequence[float]) -> None:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise ConfigError(f"split fractions must be three non-negative numbers (train, validation, test) "
+                          f"summing to 1, not {tuple(fractions)}")
+
+
+# --------------------------------------------------------------------------------------------
+# From parsed pieces to a dataset
+# --------------------------------------------------------------------------------------------
+
+def _pieces_to_records(pieces: list[tuple[str, int, str, bytes]], segment_length: int,
+                       min_segment: int) -> tuple[list[Record], list[str]]:
+    """``pieces`` = (group, label, split, pitches). Returns records and the ids of too-short pieces."""
+    records, short = [], []
+    for group, label, split, pitches in pieces:
+        segs = segment_pitches(pitches, segment_length, min_segment)
+        if not segs:
+            short.append(group)
+        records.extend(Record(label=label, split=split, symbols=s, group=group) for s in segs)
+    return records, short
+
+
+def _segment_note(segment_length: int, min_segment: int) -> str:
+    return (f"each piece is cut into segments of {segment_length} pitches (a last partial segment of at "
+            f"least {min_segment} is kept); validation and test predict a piece by voting over its segments")
+
+
+def _split_note(pieces: list[tuple[str, int, str, bytes]], label_names: list[str]) -> str:
+    counts = {}
+    for _, label, split, _ in pieces:
+        counts.setdefault(label, {s: 0 for s in SPLITS})[split] += 1
+    parts = [f"{label_names[k]} {'/'.join(str(v[s]) for s in SPLITS)}" for k, v in sorted(counts.items())]
+    return "pieces per class (train/validation/test): " + ", ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# music21 corpus composers (built in)
+# --------------------------------------------------------------------------------------------
+
+def composer_works(composers: Sequence[str] = COMPOSERS,
+                   max_works_per_composer: int | None = MAX_WORKS_PER_COMPOSER,
+                   seed: int = 0) -> dict[str, list[Path]]:
+    """The corpus files used for each composer: score files only, a seeded sample of at most
+    ``max_works_per_composer`` (``None`` = all), sorted by path. Parses nothing."""
+    from music21 import corpus
+
+    out = {}
+    for c in composers:
+        key = c.strip().lower()
+        paths = sorted(Path(p) for p in corpus.getComposer(key) if Path(p).suffix.lower() in _SCORE_SUFFIXES)
+        if not paths:
+            raise DataError(f"music21's corpus has no scores for composer {c!r}",
+                            hint=f"pick composers with works in the corpus, e.g. {', '.join(COMPOSERS)}")
+        if max_works_per_composer is not None and len(paths) > max_works_per_composer:
+            paths = sorted(random.Random(f"{seed}|{key}").sample(paths, max_works_per_composer))
+        out[key] = paths
+    return out
+
+
+def load_composers(progress: Progress = None, composers: Sequence[str] = COMPOSERS,
+                   max_works_per_composer: int | None = MAX_WORKS_PER_COMPOSER, seed: int = 0,
+                   fractions: Sequence[float] = (0.8, 0.1, 0.1), segment_length: int = SEGMENT_LENGTH,
+                   min_segment: int = MIN_SEGMENT, workers: int | None = None, **kw) -> Dataset:
+    """Composer classification on music21's bundled corpus (offline).
+
+    Works are split by piece, per composer (seeded, ``fractions`` = train/validation/test); pieces are
+    cut into 128-pitch segments grouped by piece. The first load parses the scores in parallel
+    (``progress(done, total)`` per file); later loads come from the cache.
+    """
+    _reject_unknown(kw, "composers")
+    if len(set(composers)) < 2:
+        raise ConfigError("composer classification needs at least two composers")
+    works = composer_works(composers, max_works_per_composer, seed)
+    label_names = [c.capitalize() for c in works]
+    all_paths = [p for ps in works.values() for p in ps]
+    parsed = _parse_files(all_paths, "score", progress, workers)
+    pieces, failed = [], []
+    for label, (key, paths) in enumerate(works.items()):
+        ok = [p for p in paths if parsed[p][0] is not None]
+        failed += [(p, parsed[p][1]) for p in paths if parsed[p][0] is None]
+        splits = stratified_split([key] * len(ok), fractions, seed)
+        pieces += [(f"{key}/{p.name}", label, s, parsed[p][0]) for p, s in zip(ok, splits)]
+    if not pieces:
+        raise DataError(_failure_note(failed, len(all_paths), "scores"),
+                        hint="reinstall music21: its bundled corpus could not be parsed")
+    records, short = _pieces_to_records(pieces, segment_length, min_segment)
+    import music21
+
+    notes = [f"music21 {music21.__version__} corpus: {len(all_paths)} works "
+             f"({', '.join(f'{k} {len(v)}' for k, v in works.items())}; at most "
+             f"{max_works_per_composer} per composer, sampled with seed {seed})",
+             _split_note(pieces, label_names), _segment_note(segment_length, min_segment)]
+    if failed:
+        notes.append(_failure_note(failed, len(all_paths), "scores"))
+    if short:
+        notes.append(f"{len(short)} pieces had fewer than {min_segment} pitches and were left out")
+    return make_dataset("composers", "music", "classification", "accuracy", records,
+                        source="music21 corpus (bundled with the music21 package)",
+                        label_names=label_names, voting=True, notes=notes)
+
+
+# --------------------------------------------------------------------------------------------
+# MAESTRO (paper)
+# --------------------------------------------------------------------------------------------
+
+def load_maestro(progress: Progress = None, segment_length: int = SEGMENT_LENGTH,
+                 min_segment: int = MIN_SEGMENT, workers: int | None = None, **kw) -> Dataset:
+    """MAESTRO v2.0.0 composer classification with the metadata CSV's own train/validation/test split.
+
+    Only rows whose MIDI file is present next to the CSV are used (the project's copy holds a 150-file
+    subset). Composers with no training piece are dropped (a class the model never sees cannot be
+    learned). The paper (MAESTRO v1) kept the composers with the most pieces; with the subset that is
+    what the present files already are.
+    """
+    _reject_unknown(kw, "maestro")
+    csv_path = find_data_file(MAESTRO_CSV)
+    if csv_path is None:
+        raise DataError(f"{MAESTRO_CSV} not found", hint="set DISC_DATA_DIR to a folder holding it")
+    root = csv_path.parent
+    lines = read_text(csv_path, "MAESTRO metadata CSV").splitlines()
+    reader = csv.DictReader(lines)
+    need = ("canonical_composer", "split", "midi_filename")
+    missing = [c for c in need if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DataError(f"missing column(s) {', '.join(missing)}; columns found: "
+                        f"{', '.join(reader.fieldnames or [])}", path=csv_path, line=1,
+                        hint="give the maestro-v2.0.0.csv from the MAESTRO release")
+    rows, n_rows = [], 0
+    for row in reader:
+        n_rows += 1
+        if row["split"] not in SPLITS:
+            raise DataError(f"unknown split {row['split']!r} (expected {', '.join(SPLITS)})",
+                            path=csv_path, line=reader.line_num)
+        path = root / row["midi_filename"]
+        if path.is_file():
+            rows.append((row["canonical_composer"], row["split"], row["midi_filename"], path))
+    if not rows:
+        raise DataError(f"none of the {n_rows} MIDI files listed in {csv_path.name} is present",
+                        path=root, hint="put the MAESTRO MIDI files (YEAR/....midi) next to the CSV")
+    parsed = _parse_files([r[3] for r in rows], "midi", progress, workers)
+    failed = [(r[3], parsed[r[3]][1]) for r in rows if parsed[r[3]][0] is None]
+    ok = [r for r in rows if parsed[r[3]][0] is not None]
+    if not ok:
+        raise DataError(_failure_note(failed, len(rows)), path=root,
+                        hint="check that the files are intact Standard MIDI files")
+    trained = {c for c, s, _, _ in ok if s == "train"}
+    dropped = sorted({c for c, _, _, _ in ok} - trained)
+    label_names = sorted(trained)
+    index = {c: i for i, c in enumerate(label_names)}
+    pieces = [(fn, index[c], s, parsed[p][0]) for c, s, fn, p in ok if c in index]
+    records, short = _pieces_to_records(pieces, segment_length, min_segment)
+    notes = [f"{len(rows)} of {n_rows} rows of {csv_path.name} have their MIDI file present; only those "
+             f"are used", "splits are the CSV's own (by performance)",
+             _split_note(pieces, label_names), _segment_note(segment_length, min_segment)]
+    if failed:
+        notes.append(_failure_note(failed, len(rows)))
+    if dropped:
+        notes.append(f"dropped composers with no training piece: {', '.join(dropped)}")
+    if short:
+        notes.append(f"{len(short)} pieces had fewer than {min_segment} pitches and were left out")
+    return make_dataset("maestro", "music", "classification", "accuracy", records,
+                        source=str(root), label_names=label_names, path=csv_path, voting=True,
+                        notes=notes)
+
+
+# --------------------------------------------------------------------------------------------
+# The user's MIDI folder
+# --------------------------------------------------------------------------------------------
+
+def read_midi_folder(path: str | Path, name: str = "midi-folder", seed: int = 0,
+                     fractions: Sequence[float] = (0.8, 0.1, 0.1), segment_length: int = SEGMENT_LENGTH,
+                     min_segment: int = MIN_SEGMENT, workers: int | None = None,
+                     progress: Progress = None, **kw) -> Dataset:
+    """A folder of MIDI files, one sub-folder per class (``folder/<class>/*.mid|*.midi``, nested
+    folders included), as a composer-style dataset.
+
+    Files are split by piece, per class (seeded). Unreadable files are skipped and counted in the notes;
+    :class:`DataError` (naming the folder) when none can be read or fewer than two classes remain.
+    """
+    _reject_unknown(kw, "a MIDI folder")
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError("expected a folder of MIDI files (one sub-folder per class)", path=root,
+                        hint="check the path")
+    classes: dict[str, list[Path]] = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in sub.rglob("*") if f.is_file() and f.suffix.lower() in MIDI_SUFFIXES)
+        if files:
+            classes[sub.name] = files
+    loose = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in MIDI_SUFFIXES]
+    if len(classes) < 2:
+        found = ", ".join(classes) or "none"
+        raise DataError(f"found {len(classes)} class sub-folder(s) with .mid/.midi files ({found}); "
+                        f"classification needs at least two", path=root,
+                        hint="make one sub-folder per class, each holding that class's MIDI files")
+    all_paths = [f for fs in classes.values() for f in fs]
+    parsed = _parse_files(all_paths, "midi", progress, workers)
+    failed = [(p, parsed[p][1]) for p in all_paths if parsed[p][0] is None]
+    if len(failed) == len(all_paths):
+        raise DataError(_failure_note(failed, len(all_paths)), path=root,
+                        hint="check that these are Standard MIDI files (.mid/.midi)")
+    usable = {c: [f for f in fs if parsed[f][0] is not None] for c, fs in classes.items()}
+    usable = {c: fs for c, fs in usable.items() if fs}
+    if len(usable) < 2:
+        raise DataError(f"only class {', '.join(usable)} has readable MIDI files; classification needs "
+                        f"at least two", path=root, hint="add readable MIDI files for other classes")
+    label_names = list(usable)
+    pieces = []
+    for label, (c, fs) in enumerate(usable.items()):
+        splits = stratified_split([c] * len(fs), fractions, seed)
+        pieces += [(f.relative_to(root).as_posix(), label, s, parsed[f][0]) for f, s in zip(fs, splits)]
+    records, short = _pieces_to_records(pieces, segment_length, min_segment)
+    notes = [_split_note(pieces, label_names), _segment_note(segment_length, min_segment)]
+    if failed:
+        notes.append(_failure_note(failed, len(all_paths)))
+    if loose:
+        notes.append(f"{len(loose)} MIDI files directly in the folder were ignored (not in a class sub-folder)")
+    if short:
+        notes.append(f"{len(short)} pieces had fewer than {min_segment} pitches and were left out: "
+                     f"{', '.join(short[:10])}")
+    return make_dataset(name, "music", "classification", "accuracy", records, source=str(root),
+                        label_names=label_names, path=root, voting=True, notes=notes)
+
+
+register(DatasetInfo(
+    name="composers", title="Composers (music21 corpus)", discipline="music", task="classification",
+    metric="accuracy", origin="builtin", loader=load_composers,
+    description="built in: music21's bundled corpus, Bach / Palestrina / Monteverdi / Trecento, "
+                f"up to {MAX_WORKS_PER_COMPOSER} works each, 128-pitch segments voted per piece"))
+register(DatasetInfo(
+    name="maestro", title="MAESTRO composers", discipline="music", task="classification",
+    metric="accuracy", origin="paper", loader=load_maestro, files=(MAESTRO_CSV,), paper_key="maestro",
+    description="MAESTRO v2.0.0 piano MIDI, composer labels, 128-pitch segments voted per performance"))
