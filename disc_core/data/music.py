@@ -232,7 +232,7 @@ def split_counts(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> tuple[
 
 
 def stratified_split(labels: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1),
-                     seed: int = 0) -> list[str]:
+                     seed: int = 42) -> list[str]:
     """A split name for each item: seeded, per label (stratified), sizes from :func:`split_counts`.
 
     Pass the same label for every item for a plain random split. Each label's shuffle depends only on
@@ -297,7 +297,7 @@ def _split_note(pieces: list[tuple[str, int, str, bytes]], label_names: list[str
 
 def composer_works(composers: Sequence[str] = COMPOSERS,
                    max_works_per_composer: int | None = MAX_WORKS_PER_COMPOSER,
-                   seed: int = 0) -> dict[str, list[Path]]:
+                   seed: int = 42) -> dict[str, list[Path]]:
     """The corpus files used for each composer: score files only, a seeded sample of at most
     ``max_works_per_composer`` (``None`` = all), sorted by path. Parses nothing."""
     from music21 import corpus
@@ -316,7 +316,7 @@ def composer_works(composers: Sequence[str] = COMPOSERS,
 
 
 def load_composers(progress: Progress = None, composers: Sequence[str] = COMPOSERS,
-                   max_works_per_composer: int | None = MAX_WORKS_PER_COMPOSER, seed: int = 0,
+                   max_works_per_composer: int | None = MAX_WORKS_PER_COMPOSER, seed: int = 42,
                    fractions: Sequence[float] = (0.8, 0.1, 0.1), segment_length: int = SEGMENT_LENGTH,
                    min_segment: int = MIN_SEGMENT, workers: int | None = None, **kw) -> Dataset:
     """Composer classification on music21's bundled corpus (offline).
@@ -425,7 +425,7 @@ def load_maestro(progress: Progress = None, segment_length: int = SEGMENT_LENGTH
 # The user's MIDI folder
 # --------------------------------------------------------------------------------------------
 
-def read_midi_folder(path: str | Path, name: str = "midi-folder", seed: int = 0,
+def read_midi_folder(path: str | Path, name: str = "midi-folder", seed: int = 42,
                      fractions: Sequence[float] = (0.8, 0.1, 0.1), segment_length: int = SEGMENT_LENGTH,
                      min_segment: int = MIN_SEGMENT, workers: int | None = None,
                      progress: Progress = None, **kw) -> Dataset:

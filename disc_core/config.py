@@ -1,0 +1,153 @@
+"""Experiment configuration: one dataclass that round-trips to JSON/YAML and is saved with every run.
+
+Defaults are the paper's fine-tuning recipe: Adam, learning rate 1e-5, batch 32, linear decay, no
+warm-up, no gradient clipping, early stopping on the validation set for non-text data. Every field is
+overridable from the CLI (``--learning-rate 2e-5``), a JSON/YAML file (``--config cfg.yaml``) or code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .models import DEFAULT_MODEL
+
+__all__ = ["RunConfig", "VARIANTS", "TEXT_SHIFTS", "parse_variant"]
+
+#: Initialisation variants (the paper's Section 3): what is loaded before fine-tuning.
+VARIANTS = {
+    "pretrained": "every pretrained weight loaded, word embeddings included",
+    "rand": "same architecture, initialised as for pre-training (N(0, initializer_range^2)); no trained weight",
+    "re-emb": "pretrained, with the word-embedding matrix re-initialised",
+    "unused": "pretrained, with the non-text symbols mapped onto BERT's [unused*] tokens",
+}
+#: Text token shifts (the paper's Table 1): how text token ids are remapped before the model sees them.
+TEXT_SHIFTS = ("none", "shift", "random-shift")
+
+
+def parse_variant(spec: str) -> tuple[str, str | None]:
+    """``"pretrained"`` -> ("pretrained", None); ``"rand+shift"`` -> ("rand", "shift").
+
+    The ``+shift`` / ``+random-shift`` suffix selects a text token shift for that cell of a comparison.
+    """
+    base, _, shift = spec.strip().partition("+")
+    if base not in VARIANTS:
+        raise ConfigError(f"unknown variant {base!r}; choose from {', '.join(VARIANTS)} "
+                          f"(text datasets may add +shift or +random-shift, e.g. rand+shift)")
+    if shift and shift not in TEXT_SHIFTS:
+        raise ConfigError(f"unknown text shift {shift!r} in {spec!r}; choose from {', '.join(TEXT_SHIFTS)}")
+    return base, (shift or None)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one fine-tuning run (one cell of a comparison)."""
+
+    dataset: str = "splice-synthetic"
+    model_name_or_path: str = DEFAULT_MODEL
+    variant: str = "pretrained"
+    # token mapping: non-text symbols -> BERT tokens
+    mapping: str = "frequent"
+    mapping_table: str | None = None
+    mapping_seed: int = 0
+    frequency_source: str = "vocab"
+    # text token shift
+    text_shift: str = "none"
+    shift_c: int = 1000
+    shift_special: bool = False
+    # the paper's recipe
+    learning_rate: float = 1e-5
+    per_device_train_batch_size: int = 32
+    per_device_eval_batch_size: int = 64
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    lr_scheduler_type: str = "linear"
+    warmup_steps: int = 0
+    max_grad_norm: float | None = None
+    num_train_epochs: float = 3.0
+    max_steps: int | None = None
+    gradient_accumulation_steps: int = 1
+    train_fraction: float = 1.0
+    max_length: int = 512
+    # evaluation and early stopping
+    eval_steps: int | None = None
+    early_stopping_patience: int | None = None
+    max_eval_examples: int | None = None
+    # reproducibility and hardware
+    seed: int = 42
+    device: str = "auto"
+    bf16: bool = True
+    num_threads: int | None = None
+    length_bucketing: bool = True
+    # bookkeeping
+    checkpoint_steps: int | None = None
+    save_model: bool = True
+    logging_steps: int = 1
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        base, shift = parse_variant(self.variant)
+        if shift:
+            self.variant, self.text_shift = base, shift
+        if self.variant == "unused":
+            self.mapping = "unused"
+        if self.text_shift not in TEXT_SHIFTS:
+            raise ConfigError(f"text_shift must be one of {TEXT_SHIFTS}, not {self.text_shift!r}")
+        if not 0 < self.train_fraction <= 1:
+            raise ConfigError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
+        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.lr_scheduler_type not in ("linear", "constant"):
+            raise ConfigError(f"lr_scheduler_type must be linear or constant, not {self.lr_scheduler_type!r}")
+
+    @property
+    def label(self) -> str:
+        """Short name of the cell: ``pretrained``, ``rand+shift`` ..."""
+        return self.variant + (f"+{self.text_shift}" if self.text_shift != "none" else "")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}; known keys: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides) -> "RunConfig":
+        """Read a JSON or YAML file; ``overrides`` (non-None) win over the file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the config file ({err.strerror})") from None
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                d = yaml.safe_load(text) or {}
+            else:
+                d = json.loads(text)
+        except Exception as err:
+            raise ConfigError(f"{path}: not valid {path.suffix[1:].upper() or 'JSON'} ({err})") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of keys to values")
+        d.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(d)
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)

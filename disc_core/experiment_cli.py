@@ -1,0 +1,134 @@
+"""CLI commands ``run`` (one experiment) and ``compare`` (variants x seeds, table beside the paper's).
+
+Every :class:`~disc_core.config.RunConfig` field is a flag (``--learning-rate``, ``--max-steps`` ...);
+``--config FILE`` (JSON or YAML) gives defaults that flags override. Each run's full config is saved
+in its folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+import typing
+from pathlib import Path
+
+from .cli import command
+from .config import RunConfig
+
+__all__ = ["add_config_flags", "config_from_args", "default_runs_root"]
+
+_SKIP = {"dataset", "variant", "seed", "tags", "group"}
+
+
+def default_runs_root() -> Path:
+    """Where run folders go: ``$DISC_RUNS_DIR`` or ``<per-user data dir>/runs``."""
+    import platformdirs
+
+    return Path(os.environ.get("DISC_RUNS_DIR") or Path(platformdirs.user_data_dir("disc-transfer")) / "runs")
+
+
+def _flag_type(tp):
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    base = args[0] if args else tp
+    return base
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One ``--kebab-case`` flag per RunConfig field (default None = keep the config's value)."""
+    p.add_argument("--config", help="JSON or YAML file of RunConfig fields (flags override it)")
+    hints = typing.get_type_hints(RunConfig)
+    for f in dataclasses.fields(RunConfig):
+        if f.name in _SKIP:
+            continue
+        tp = _flag_type(hints[f.name])
+        flag = "--" + f.name.replace("_", "-")
+        if tp is bool:
+            p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction,
+                           help=f"(default {f.default})")
+        else:
+            p.add_argument(flag, dest=f.name, type=tp, default=None, help=f"(default {f.default})")
+
+
+def config_from_args(args, **fixed) -> RunConfig:
+    hints = dataclasses.fields(RunConfig)
+    overrides = {f.name: getattr(args, f.name) for f in hints if f.name not in _SKIP and getattr(args, f.name, None) is not None}
+    overrides.update({k: v for k, v in fixed.items() if v is not None})
+    if getattr(args, "config", None):
+        return RunConfig.from_file(args.config, **overrides)
+    return RunConfig(**overrides)
+
+
+@command("run", "fine-tune one model variant on one dataset and write a run folder")
+def _run(p):
+    p.add_argument("dataset")
+    p.add_argument("--variant", default=None, help="pretrained, rand, re-emb, unused (text: +shift / +random-shift)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--out", help="run folder (default: <runs root>/<dataset>/<variant>/seed<N>)")
+    p.add_argument("--resume", action="store_true", help="continue from the folder's last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(p)
+
+    def run(args) -> int:
+        from .compare import cell_dir
+        from .events import TqdmListener
+        from .experiment import run_experiment
+
+        cfg = config_from_args(args, dataset=args.dataset, variant=args.variant, seed=args.seed)
+        out = Path(args.out) if args.out else cell_dir(default_runs_root(), cfg)
+        listeners = [] if args.quiet else [TqdmListener(desc=f"{cfg.dataset}/{cfg.label}/seed{cfg.seed}")]
+        res = run_experiment(cfg, out, listeners=listeners, resume=args.resume)
+        print(json.dumps({"run_dir": str(out), "metric": res["metric"], "score": res["score"],
+                          "test": res["test"], "steps": res["steps"]}, indent=2))
+        return 0
+
+    return run
+
+
+@command("compare", "run variants x seeds on one dataset and print the table beside the paper's")
+def _compare(p):
+    p.add_argument("dataset")
+    p.add_argument("--variants", nargs="+", default=["pretrained", "rand", "re-emb"],
+                   help="cells to run (text datasets may add +shift / +random-shift)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[1],
+                   help="seed values (a single number N means seeds 1..N)")
+    p.add_argument("--out", help="comparison root (default: the runs root)")
+    p.add_argument("--no-reuse", action="store_true", help="rerun cells that already have results")
+    p.add_argument("--csv", help="also write the table as CSV here")
+    p.add_argument("--markdown", help="also write the table as Markdown here")
+    p.add_argument("--background", action="store_true",
+                   help="queue the cells as background runs (see `runs list`) instead of running here")
+    add_config_flags(p)
+
+    def run(args) -> int:
+        from .compare import comparison_configs, run_comparison, summarize, to_markdown
+        from .events import TqdmListener
+
+        seeds = list(range(1, args.seeds[0] + 1)) if len(args.seeds) == 1 else args.seeds
+        base = config_from_args(args, dataset=args.dataset)
+        group = f"{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        configs = comparison_configs(base, args.variants, seeds, group=group)
+        root = Path(args.out) if args.out else default_runs_root()
+        if args.background:
+            from .runner import launch_group
+
+            ids = launch_group(configs)
+            print(f"queued {len(ids)} runs in group {group}: {', '.join(ids)}")
+            print("watch them with `python -m disc_core runs list` or on the dashboard's Runs page")
+            return 0
+        results = run_comparison(configs, root, reuse=not args.no_reuse,
+                                 listeners_for=lambda c: [TqdmListener(desc=f"{c.label}/seed{c.seed}")])
+        table = summarize(results)
+        print()
+        print(to_markdown(table))
+        print()
+        print(table.to_csv(index=False).strip())
+        if args.csv:
+            table.to_csv(args.csv, index=False)
+        if args.markdown:
+            Path(args.markdown).write_text(to_markdown(table) + "\n", encoding="utf-8")
+        return 0
+
+    return run
