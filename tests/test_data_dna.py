@@ -1,0 +1,219 @@
+"""DNA loaders: UCI splice, histone marks (GUE CSV and Hilbert-CNN text), synthetic splice, seeded splits."""
+
+from collections import Counter
+
+import pytest
+
+from disc_core.data import get_info, load_dataset
+from disc_core.data.dna import (assign_splits, make_synthetic_splice, read_histone_gue, read_histone_hilbert,
+                                read_splice)
+from disc_core.errors import DataError
+
+SEQ60 = "ACGT" * 15
+
+
+def _split_of(ds):
+    return [r.split for r in ds.records]
+
+
+# ------------------------------------------------------------------------------------------ real files
+@pytest.mark.realdata
+def test_splice_real_file_sizes_classes_and_paper_split(real_data_dir, monkeypatch):
+    monkeypatch.setenv("DISC_DATA_DIR", str(real_data_dir))
+    ds = load_dataset("splice")
+    assert ds.class_counts() == {"EI": 767, "IE": 768, "N": 1655}
+    assert ds.sizes() == {"train": 2871, "validation": 160, "test": 159}
+    assert {r.length for r in ds.records} == {60}
+    assert set(ds.alphabet) == set("ACGTDNSR")  # the rare IUPAC codes are kept as symbols
+    assert (ds.metric, ds.task, ds.label_names) == ("accuracy", "classification", ["EI", "IE", "N"])
+    # stratified: each split has the classes in about the file's proportions
+    for split in ("train", "validation", "test"):
+        share = ds.class_counts(split)["N"] / ds.sizes()[split]
+        assert abs(share - 1655 / 3190) < 0.02
+
+
+@pytest.mark.realdata
+def test_splice_split_is_seeded(real_data_dir, monkeypatch):
+    monkeypatch.setenv("DISC_DATA_DIR", str(real_data_dir))
+    a, b, c = load_dataset("splice"), load_dataset("splice"), load_dataset("splice", seed=7)
+    assert _split_of(a) == _split_of(b)
+    assert _split_of(a) != _split_of(c)
+    assert a.sizes() == c.sizes()
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name, dev, test", [("h3", (735, 762), (742, 755)), ("h4", (823, 638), (814, 647)),
+                                             ("h3k9ac", (1262, 1517), (1244, 1535))])
+def test_histone_gue_real_files_dev_split_into_train_validation(real_data_dir, monkeypatch, name, dev, test):
+    monkeypatch.setenv("DISC_DATA_DIR", str(real_data_dir))
+    assert get_info(name).available()[0]
+    ds = load_dataset(name)
+    counts = {s: ds.class_counts(s) for s in ("train", "validation", "test")}
+    assert (counts["test"]["0"], counts["test"]["1"]) == test
+    assert tuple(counts["train"][k] + counts["validation"][k] for k in "01") == dev
+    assert ds.sizes()["validation"] == pytest.approx(0.15 * sum(dev), abs=2)
+    assert {r.length for r in ds.records} == {500} and ds.alphabet == list("ACGT")
+    train = {r.symbols for r in ds.split("train")}
+    assert not train & {r.symbols for r in ds.split("test")}  # dev and test files are disjoint
+    assert any("no train.csv" in n for n in ds.notes)
+
+
+# ------------------------------------------------------------------------------------------ splice fixtures
+def _splice_file(tmp_path, lines):
+    p = tmp_path / "splice.txt"
+    p.write_text("".join(line + "\n" for line in lines))
+    return p
+
+
+def _splice_lines(n_per_class=20):
+    return [f"{c},  ID-{c}-{i},    {SEQ60}" for c in ("EI", "IE", "N") for i in range(n_per_class)]
+
+
+def test_read_splice_fixture_strips_fields_and_splits_90_5_5(tmp_path):
+    ds = read_splice(_splice_file(tmp_path, _splice_lines(20)))
+    assert ds.class_counts() == {"EI": 20, "IE": 20, "N": 20}
+    assert ds.sizes() == {"train": 54, "validation": 3, "test": 3}
+    assert ds.records[0].symbols == tuple(SEQ60)
+
+
+def test_splice_invalid_letter_names_file_and_line(tmp_path):
+    lines = _splice_lines(5)
+    lines[2] = f"EI, BAD-1, {SEQ60[:10]}X{SEQ60[11:]}"
+    p = _splice_file(tmp_path, lines)
+    with pytest.raises(DataError, match=r"splice\.txt, line 3: invalid letter 'X' at position 11") as err:
+        read_splice(p)
+    assert err.value.line == 3
+
+
+def test_splice_wrong_fields_unknown_class_empty_single_class(tmp_path):
+    lines = _splice_lines(5)
+    lines[4] = f"EI, {SEQ60}"
+    with pytest.raises(DataError, match=r"line 5: expected 3 comma-separated fields"):
+        read_splice(_splice_file(tmp_path, lines))
+    lines = _splice_lines(5)
+    lines[0] = f"XX, ID, {SEQ60}"
+    with pytest.raises(DataError, match=r"line 1: unknown class 'XX'"):
+        read_splice(_splice_file(tmp_path, lines))
+    with pytest.raises(DataError, match="splice.txt: the splice file is empty"):
+        read_splice(_splice_file(tmp_path, []))
+    with pytest.raises(DataError, match=r"only one class \(EI\)"):
+        read_splice(_splice_file(tmp_path, [f"EI, A{i}, {SEQ60}" for i in range(9)]))
+
+
+def test_splice_non_utf8_is_a_data_error(tmp_path):
+    p = tmp_path / "splice.txt"
+    p.write_bytes(f"EI, A, {SEQ60}\n".encode() + b"N, B, ACGT\xff\xfe\n")
+    with pytest.raises(DataError, match=r"line 2: byte 0xff .* not valid UTF-8"):
+        read_splice(p)
+
+
+# ------------------------------------------------------------------------------------------ histone fixtures
+def _gue_folder(tmp_path, n=40, train=False):
+    d = tmp_path / "H3"
+    d.mkdir(exist_ok=True)
+    names = ["dev", "test"] + (["train"] if train else [])
+    for k, name in enumerate(names):
+        rows = [f"{'ACGT'[(i + k) % 4] * 10}{SEQ60[:20]},{i % 2}" for i in range(n)]
+        (d / f"{name}.csv").write_text("sequence,label\n" + "\n".join(rows) + "\n")
+    return d
+
+
+def test_gue_without_train_splits_dev_and_keeps_test(tmp_path):
+    ds = read_histone_gue(_gue_folder(tmp_path, n=40), seed=1)
+    assert ds.sizes() == {"train": 34, "validation": 6, "test": 40}
+    assert ds.class_counts("validation") == {"0": 3, "1": 3}  # stratified
+    assert read_histone_gue(tmp_path / "H3", seed=1).records == ds.records
+
+
+def test_gue_with_train_uses_the_three_files(tmp_path):
+    ds = read_histone_gue(_gue_folder(tmp_path, n=10, train=True))
+    assert ds.sizes() == {"train": 10, "validation": 10, "test": 10}
+    assert "train.csv / dev.csv / test.csv" in ds.notes[0]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("sequence,target\nACGT,1\n", r"dev\.csv, line 1: no 'label' column"),
+    ("sequence,label\nACGT,1\nACGT,\n", r"dev\.csv, line 3: missing label"),
+    ("sequence,label\nACGT,1\nACGT,2\n", r"dev\.csv, line 3: label '2' is not 0 or 1"),
+    ("sequence,label\nACGT,1\nACGT,0,7\n", r"dev\.csv, line 3: expected 2 comma-separated fields, found 3"),
+    ("sequence,label\nACGT,1\nACZT,0\n", r"dev\.csv, line 3: invalid letter 'Z'"),
+])
+def test_gue_bad_rows_name_file_and_line(tmp_path, content, message):
+    d = _gue_folder(tmp_path)
+    (d / "dev.csv").write_text(content)
+    with pytest.raises(DataError, match=message):
+        read_histone_gue(d)
+
+
+def _hilbert_file(tmp_path, n=40):
+    p = tmp_path / "H3.txt"
+    p.write_text("".join(f"id{i}\n{'ACGT'[i % 4] * 5}{SEQ60[:30]}\n{i % 2}\n" for i in range(n)))
+    return p
+
+
+def test_hilbert_format_three_lines_per_example(tmp_path):
+    ds = read_histone_hilbert(_hilbert_file(tmp_path, 40))
+    assert ds.class_counts() == {"0": 20, "1": 20}
+    assert ds.sizes() == {"train": 36, "validation": 2, "test": 2}
+    assert ds.records[0].symbols == tuple("AAAAA" + SEQ60[:30])
+
+
+def test_hilbert_misaligned_file_is_explained(tmp_path):
+    p = tmp_path / "H3.txt"
+    p.write_text("id0\nACGT\n0\nid1\nACGT\n")
+    with pytest.raises(DataError, match=r"H3\.txt, line 4: incomplete example"):
+        read_histone_hilbert(p)
+    p.write_text("id0\nACGT\n0\nid1\nACGT\nACGT\n")
+    with pytest.raises(DataError, match=r"line 6: expected a label line 0 or 1"):
+        read_histone_hilbert(p)
+
+
+def test_registered_histone_prefers_gue_and_falls_back_to_hilbert(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path))
+    assert not get_info("h3").available()[0]
+    (tmp_path / "dna_histone").mkdir()
+    _hilbert_file(tmp_path / "dna_histone", 40)
+    assert get_info("h3").available() == (True, str(tmp_path))
+    assert load_dataset("h3").sizes()["train"] == 36  # Hilbert file, 90/5/5
+    (tmp_path / "dna_gue_emp").mkdir()
+    _gue_folder(tmp_path / "dna_gue_emp", n=40)
+    assert load_dataset("h3").sizes() == {"train": 34, "validation": 6, "test": 40}  # GUE wins
+
+
+# ------------------------------------------------------------------------------------------ synthetic + splits
+def test_synthetic_splice_is_builtin_deterministic_and_has_the_signal():
+    info = get_info("splice-synthetic")
+    assert info.origin == "builtin" and info.synthetic and "synthetic" in info.description
+    ds = load_dataset("splice-synthetic")
+    assert ds.synthetic and "synthetic" in ds.source
+    assert ds.class_counts() == {"EI": 750, "IE": 750, "N": 1500}
+    assert ds.sizes() == {"train": 2700, "validation": 149, "test": 151}
+    assert {r.length for r in ds.records} == {60} and ds.alphabet == list("ACGT")
+    assert load_dataset("splice-synthetic").records == ds.records
+
+    def share(label, test):
+        recs = [r for r in ds.records if r.label == label]
+        return sum(test("".join(r.symbols)) for r in recs) / len(recs)
+
+    donor, acceptor = (lambda s: s[30:32] == "GT"), (lambda s: s[28:30] == "AG")
+    assert share(0, donor) > 0.9 and share(1, acceptor) > 0.9
+    assert share(2, donor) < 0.3 and share(2, acceptor) < 0.3  # decoys exist but are rarer
+    gc = Counter(c for r in ds.split("train") if r.label == 2 for c in r.symbols)
+    assert 0.40 < (gc["G"] + gc["C"]) / sum(gc.values()) < 0.52
+
+
+def test_synthetic_generator_seed_changes_sequences():
+    assert make_synthetic_splice(n=40, seed=1) == make_synthetic_splice(n=40, seed=1)
+    assert make_synthetic_splice(n=40, seed=1) != make_synthetic_splice(n=40, seed=2)
+
+
+def test_assign_splits_exact_counts_stratified_and_seeded():
+    labels = [0] * 100 + [1] * 20
+    splits = assign_splits(labels, {"train": 0.8, "validation": 0.1, "test": 0.1}, seed=3)
+    by = Counter(zip(labels, splits))
+    assert (by[0, "train"], by[0, "validation"], by[0, "test"]) == (80, 10, 10)
+    assert (by[1, "train"], by[1, "validation"], by[1, "test"]) == (16, 2, 2)
+    assert splits == assign_splits(labels, {"train": 0.8, "validation": 0.1, "test": 0.1}, seed=3)
+    assert splits != assign_splits(labels, {"train": 0.8, "validation": 0.1, "test": 0.1}, seed=4)
+    with pytest.raises(ValueError, match="sum to 1"):
+        assign_splits(labels, {"train": 0.8, "test": 0.1})
