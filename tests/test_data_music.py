@@ -104,7 +104,7 @@ def test_composers_defaults_without_parsing():
     assert {k: len(v) for k, v in works.items()} == {"bach": 90, "palestrina": 90, "monteverdi": 49,
                                                      "trecento": 90}
     assert all(p.suffix != ".rntxt" for ps in works.values() for p in ps)  # analyses, not scores
-    assert composer_works(seed=0) == works and composer_works(seed=1)["bach"] != works["bach"]
+    assert composer_works(seed=42) == works and composer_works(seed=1)["bach"] != works["bach"]
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from .base import (SPLITS, Dataset, DatasetInfo, Record, cache_dir, find_data_fi
 from .io import read_text
 
 __all__ = [
-    "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MIDI_SUFFIXES", "segment_pitches", "split_counts",
+    "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MAX_WORKS_PER_COMPOSER", "MIDI_SUFFIXES", "segment_pitches", "split_counts",
     "stratified_split", "score_to_pitches", "midi_to_pitches", "composer_works", "load_composers",
     "load_maestro", "read_midi_folder",
 ]
