@@ -166,7 +166,9 @@ def test_registered_stability_reads_tape_json_as_regression(tmp_path, monkeypatc
     _tape(tmp_path, "stability", "stability_score",
           {"train": [0.1 * i for i in range(10)], "valid": [1.5, -0.2], "test": [0.3, 0.7, 2.0]})
     monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path))
-    assert get_info("stability").available()[0] and not get_info("fluorescence").available()[0]
+    assert get_info("stability").available()[0]
+    ok, why = get_info("fluorescence").available()
+    assert not ok and "no public copy" in why and "protein_tape/fluorescence/fluorescence_train.json" in why
     ds = load_dataset("stability")
     assert (ds.task, ds.metric, ds.num_labels) == ("regression", "spearman", 1)
     assert ds.sizes() == {"train": 10, "validation": 2, "test": 3}

@@ -181,3 +181,15 @@ def test_unknown_and_unpublished_names(cache):
     with pytest.raises(DownloadError, match="Hugging Face copy nyu-mll/glue"):
         download("MNLI")
     assert total_size("SST-2") == 3806081 + 94931  # names are spelled as in the registry or as GLUE does
+
+
+def test_every_paper_dataset_can_be_downloaded_or_says_why_not():
+    from disc_core.data import DATASETS, ensure_registered
+    from disc_core.data.download import NO_PUBLIC_COPY
+
+    ensure_registered()
+    paper = {n for n, i in DATASETS.items() if i.origin == "paper"}
+    assert paper == set(DOWNLOADS) | set(NO_PUBLIC_COPY)
+    for name, files in DOWNLOADS.items():
+        # what the loader needs is what download fetches, at the same relative paths
+        assert set(DATASETS[name].files) <= {f.relpath for f in files}, name

@@ -107,14 +107,23 @@ class AnyFilesInfo(DatasetInfo):
 
     ``alternatives`` are file sets tried in order of preference; ``files`` stays the set that
     ``download`` fetches and that the "not found" message names. ``available()`` is True as soon as
-    any set is complete, which is exactly when the loader can load.
+    any set is complete, which is exactly when the loader can load. ``how_to_get`` is the advice
+    given instead of ``download`` when there is nothing to download.
     """
 
     alternatives: tuple[tuple[str, ...], ...] = ()
+    #: Replaces the "run download" advice for data that has no published copy to download.
+    how_to_get: str = ""
 
     def locate(self) -> Path | None:
         found = find_file_set(self.alternatives or (self.files,))
         return found[0] if found else None
+
+    def available(self) -> tuple[bool, str]:
+        ok, where = super().available()
+        if ok or not self.how_to_get:
+            return ok, where
+        return False, f"not found in {', '.join(str(p) for p in data_dirs())}; {self.how_to_get}"
 
 
 # --------------------------------------------------------------------------------------------

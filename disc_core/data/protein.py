@@ -265,9 +265,11 @@ def _tape_loader(task: str, key: str):
 for _task, _key, _title, _who in (("stability", "stability_score", "Protein stability (TAPE)", "Rocklin et al. 2017"),
                                    ("fluorescence", "log_fluorescence", "GFP fluorescence (TAPE)",
                                     "Sarkisyan et al. 2016")):
-    register(DatasetInfo(
+    register(AnyFilesInfo(
         name=_task, title=_title, discipline="protein", task="regression", metric="spearman", origin="paper",
         loader=_tape_loader(_task, _key), files=_tape_files(_task), paper_key=_task.capitalize(),
+        how_to_get=f"no public copy was found: put {', '.join(_tape_files(_task))} under a folder and set "
+                   f"DISC_DATA_DIR to it",
         description=f"TAPE {_task} ({_who}): JSON records with 'primary' and '{_key}'; train/valid/test as "
                     f"published; metric Spearman. No public copy was found for this project: supply the files."))
 

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DataError
-from .base import DatasetInfo, Record, data_dirs, make_dataset, register
-from .dna import assign_splits, find_file_set
+from .base import Record, data_dirs, make_dataset, register
+from .dna import AnyFilesInfo, assign_splits, find_file_set
 from .io import read_text
 
 __all__ = ["GlueTask", "GLUE_TASKS", "read_glue", "read_glue_tsv", "glue_from_hub"]
 
 VALIDATION_SPLIT = {"train": 0.9, "validation": 0.1}
+#: Tasks whose TSVs ``python -m disc_core download`` can fetch (the others come from the hub or the user).
+_DOWNLOADABLE = ("sst2", "cola", "stsb", "mrpc", "rte")
 
 
 @dataclass(frozen=True)
@@ -218,7 +220,7 @@ def _hub_ok() -> bool:
 
 
 @dataclass
-class GlueInfo(DatasetInfo):
+class GlueInfo(AnyFilesInfo):
     """A GLUE task: available from TSVs in a data dir, or else from the Hugging Face hub when it answers."""
 
     def available(self) -> tuple[bool, str]:
@@ -251,6 +253,8 @@ for _spec in GLUE_TASKS.values():
     register(GlueInfo(
         name=_spec.name, title=_spec.title, discipline="text", task=_spec.task, metric=_spec.metric, origin="paper",
         loader=_glue_loader(_spec.name), files=_spec.files, paper_key=_spec.folder,
+        how_to_get="" if _spec.name in _DOWNLOADABLE else f"put {' and '.join(_spec.files)} under a folder and set "
+                                                           f"DISC_DATA_DIR to it",
         description=f"GLUE {_spec.folder}: train.tsv / {_spec.dev_file}; test = dev (as in the paper), validation = "
                     f"seeded 10% of train; metric {_spec.metric}."
                     + (f" ({_spec.metric_note})" if _spec.metric_note else "")))
