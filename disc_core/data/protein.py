@@ -121,7 +121,8 @@ def read_deeploc(train: str | Path, test: str | Path, validation: str | Path | N
         notes = [f"train / validation / test = {train.name} / {Path(validation).name} / {test.name}"]
     else:
         splits = assign_splits([y for _, _, y, _ in train_rows], TRAIN_VAL_SPLIT, seed)
-        parts = [([r for r, s in zip(train_rows, splits) if s == k], k) for k in TRAIN_VAL_SPLIT] + [(test_rows, "test")]
+        parts = [([r for r, s in zip(train_rows, splits) if s == k], k) for k in TRAIN_VAL_SPLIT]
+        parts.append((test_rows, "test"))
         notes = [f"{train.name} split 85/15 into train/validation (stratified, seed {seed}); test = {test.name}"]
     return _deeploc_dataset(name, parts, f"{train.parent}", notes, train)
 

@@ -83,7 +83,8 @@ GLUE_TASKS: dict[str, GlueTask] = {t.name: t for t in (
              ("unacceptable", "acceptable"), _01, "cola", ("sentence", None), header=False, ncols=4),
     GlueTask("stsb", "STS-B", "Semantic Textual Similarity (0-5)", "pearson", "sentence1", "sentence2", "score",
              None, None, "stsb", ("sentence1", "sentence2"),
-             metric_note="the paper reports Pearson / Spearman: Pearson is the headline metric here; report Spearman beside it"),
+             metric_note="the paper reports Pearson / Spearman: Pearson is the headline metric here; "
+                         "report Spearman beside it"),
     GlueTask("mrpc", "MRPC", "Microsoft Research Paraphrase Corpus", "f1", "#1 String", "#2 String", "Quality",
              ("not_equivalent", "equivalent"), _01, "mrpc", ("sentence1", "sentence2"),
              metric_note="GLUE reports F1 / accuracy: F1 is the headline metric here; report accuracy beside it"),
@@ -127,7 +128,8 @@ def read_glue_tsv(path: str | Path, task: str) -> tuple[list[tuple[str, str | No
             raise DataError(f"no column {', '.join(map(repr, missing))} in the header ({', '.join(header)})",
                             path=path, line=1, hint="is this the unlabelled test.tsv? give train.tsv or dev.tsv"
                             if spec.label in missing else None)
-        ncols, cols = len(header), [header.index(c) if c is not None else None for c in (spec.text, spec.pair, spec.label)]
+        cols = [header.index(c) if c is not None else None for c in (spec.text, spec.pair, spec.label)]
+        ncols = len(header)
         first = 1
     else:
         ncols, cols, first = spec.ncols, [spec.text, spec.pair, spec.label], 0
