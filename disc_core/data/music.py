@@ -326,6 +326,8 @@ def load_composers(progress: Progress = None, composers: Sequence[str] = COMPOSE
     (``progress(done, total)`` per file); later loads come from the cache.
     """
     _reject_unknown(kw, "composers")
+    if isinstance(composers, str):  # "bach,palestrina" from a command line
+        composers = [c for c in composers.replace(" ", ",").split(",") if c]
     if len(set(composers)) < 2:
         raise ConfigError("composer classification needs at least two composers")
     works = composer_works(composers, max_works_per_composer, seed)

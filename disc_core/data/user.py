@@ -654,4 +654,7 @@ def register_saved_user_datasets() -> list[str]:
     return names
 
 
-register_saved_user_datasets()
+try:
+    register_saved_user_datasets()
+except OSError as _err:  # an unwritable cache must not break the built-in datasets
+    warnings.warn(f"saved user datasets not registered: {_err}")
