@@ -1,0 +1,113 @@
+"""CLI command ``runs``: the background runs of the run store (what the dashboard's Runs page shows).
+
+    python -m disc_core runs list [--group G] [--status S] [--json]
+    python -m disc_core runs show ID [--events N] [--json]
+    python -m disc_core runs cancel ID [ID ...]
+    python -m disc_core runs resume ID
+    python -m disc_core runs export ID [--format csv|json] [--out FILE]
+
+Runs are launched with ``python -m disc_core compare DATASET ... --background`` or from the dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from .cli import _print_table, command
+
+__all__: list[str] = []
+
+
+def _ago(t: float | None) -> str:
+    if not t:
+        return ""
+    s = max(0.0, time.time() - t)
+    return f"{s:.0f}s ago" if s < 120 else (f"{s / 60:.0f}m ago" if s < 7200 else f"{s / 3600:.1f}h ago")
+
+
+def _row(r) -> dict:
+    score = (r.results or {}).get("score")
+    return {"id": r.id, "group": r.group or "", "dataset": r.dataset, "label": r.label, "seed": r.seed,
+            "status": r.status, "step": f"{r.step}/{r.total_steps or '?'}",
+            "loss": "" if r.last_loss is None else f"{r.last_loss:.4f}",
+            "score": "" if score is None else f"{score:.4f}",
+            "eta": "" if not r.eta_s or not r.active else f"{r.eta_s:.0f}s", "created": _ago(r.created)}
+
+
+@command("runs", "background runs: list, show, cancel, resume, export (the run store the dashboard uses)")
+def _runs(p):
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="runs, newest first")
+    ls.add_argument("--group", help="only this group (a comparison launch)")
+    ls.add_argument("--status", choices=["queued", "running", "finished", "failed", "cancelled"])
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    sh = sub.add_parser("show", help="one run: config, status, last events, error")
+    sh.add_argument("id")
+    sh.add_argument("--events", type=int, default=10, metavar="N", help="how many of the last events (default 10)")
+    sh.add_argument("--json", action="store_true", help="machine-readable output")
+    ca = sub.add_parser("cancel", help="stop queued or running runs (within ~2 s) and mark them cancelled")
+    ca.add_argument("ids", nargs="+", metavar="ID")
+    re = sub.add_parser("resume", help="continue a failed or cancelled run from its last checkpoint")
+    re.add_argument("id")
+    ex = sub.add_parser("export", help="write a run's metrics as CSV or JSON")
+    ex.add_argument("id")
+    ex.add_argument("--format", choices=["csv", "json"], default="csv")
+    ex.add_argument("--out", help="file to write (default: <id>.<format> here)")
+
+    def run(args) -> int:
+        from . import runner
+        from .runstore import RunStore
+
+        store = RunStore()
+        if args.action == "list":
+            runs = store.list(group=args.group, status=args.status)
+            if args.json:
+                print(json.dumps([r.to_dict() for r in runs], indent=2, default=str))
+            else:
+                _print_table([_row(r) for r in runs])
+            return 0
+        if args.action == "show":
+            r = store.get(args.id)
+            events = store.events(args.id)[-args.events:] if args.events > 0 else []
+            if args.json:
+                print(json.dumps({"run": r.to_dict(), "events": events}, indent=2, default=str))
+                return 0
+            where = f"pid {r.pid} on {r.host}" if r.pid else "no worker yet"
+            print(f"run {r.id}  group {r.group or '-'}  {r.dataset} / {r.label} / seed {r.seed}")
+            print(f"status {r.status} ({where}, attempt {r.attempt}, heartbeat {_ago(r.heartbeat) or 'none'})")
+            print(f"step {r.step}/{r.total_steps or '?'}  loss {r.last_loss}  folder {r.run_dir}")
+            if r.note:
+                print(f"note: {r.note}")
+            if r.results:
+                print(f"results: {r.results.get('metric')} = {r.results.get('score')}  test {r.results.get('test')}")
+            print("config: " + json.dumps(r.config, sort_keys=True))
+            print(f"last {len(events)} of {r.n_events} events:")
+            for ev in events:
+                shown = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in ev.items()
+                         if k not in ("seq", "kind", "results", "time")}
+                print(f"  #{ev['seq']} {ev['kind']}: {json.dumps(shown, default=str)[:200]}")
+            if r.error:
+                print("error:\n" + r.error.rstrip())
+            return 0
+        if args.action == "cancel":
+            code = 0
+            for run_id in args.ids:
+                if runner.cancel(run_id, store=store):
+                    print(f"{run_id}: cancelled")
+                else:
+                    print(f"{run_id}: not cancelled, it had already ended ({store.get(run_id).status})")
+                    code = 1
+            return code
+        if args.action == "resume":
+            runner.resume(args.id, store=store)
+            print(f"{args.id}: queued again (it continues from its last checkpoint); "
+                  f"watch it with `python -m disc_core runs show {args.id}`")
+            return 0
+        if args.action == "export":
+            out = runner.export(args.id, args.out or f"{args.id}.{args.format}", fmt=args.format, store=store)
+            print(f"wrote {out}")
+            return 0
+        return 1
+
+    return run

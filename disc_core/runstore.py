@@ -1,0 +1,416 @@
+"""The run store: every background run's spec, status, live metrics and results, in one folder.
+
+Background runs (see :mod:`disc_core.runner`) live under the runs root (``$DISC_RUNS_DIR`` or the
+per-user data folder)::
+
+    <runs root>/
+      store/           the store: a diskcache (SQLite, WAL) shared by every process
+      <run id>/        the run folder run_experiment writes (config.json, metrics.jsonl, checkpoint/ ...)
+        worker.log     the worker's stdout and stderr
+
+Keys in the store, all small:
+
+- ``index``             the list of run ids, oldest first
+- ``run/<id>``          the run's record: spec (config), status, pid/host, times, step, loss, results, error
+- ``hb/<id>``           the worker's last heartbeat (a float, written every second by its own key, so
+                        heartbeats never rewrite the record)
+- ``ev/<id>/<seq>``     one event (``seq`` = 1, 2, ...), written in the same transaction that bumps the
+                        record's event count, step and loss; events are never rewritten or deleted
+
+Every write is one SQLite transaction (``BEGIN IMMEDIATE``), so several workers and readers share the
+store safely and a process killed mid-write leaves the previous state. SQLite's write-ahead log lets
+readers (the dashboard, the CLI) read while a worker writes, without blocking it.
+
+Dead workers are found by whoever reads: :meth:`RunStore.get` and :meth:`RunStore.list` first mark a
+queued or running run ``failed`` when its worker is gone. On the worker's own host the process id
+decides (the process's start time guards against a reused pid, a zombie counts as dead); a worker on
+another host is dead when its heartbeat is older than :data:`HEARTBEAT_TIMEOUT`. Nothing the worker
+logged is lost: events are committed one by one as they happen.
+
+The store is also a :class:`~disc_core.events.Listener` target: :class:`StoreListener` appends the
+training loop's events, which is how the worker streams live metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .config import RunConfig
+from .errors import DiscError
+from .events import Listener
+
+__all__ = ["runs_root", "RunInfo", "RunStore", "StoreListener", "RunNotFound", "RunStateError",
+           "effective_events", "STATUSES", "ACTIVE", "HEARTBEAT_TIMEOUT", "HOST"]
+
+QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
+STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)
+#: A run in one of these states has (or should have) a live worker.
+ACTIVE = (QUEUED, RUNNING)
+#: Seconds without a heartbeat after which a worker on another host counts as dead.
+HEARTBEAT_TIMEOUT = 10.0
+#: Seconds a queued run may wait for its worker to report at all before it counts as never started.
+STARTUP_GRACE = 60.0
+HOST = socket.gethostname()
+DIED = ("worker process {pid} on {host} died without reporting (killed with SIGKILL or by the "
+        "out-of-memory killer?); every metric it logged is kept. Resume it with "
+        "`python -m disc_core runs resume {id}` to continue from its last checkpoint.")
+
+
+def runs_root() -> Path:
+    """``$DISC_RUNS_DIR`` or ``<per-user data dir>/runs`` (the same root as ``python -m disc_core run``)."""
+    from .experiment_cli import default_runs_root
+
+    return default_runs_root()
+
+
+class RunNotFound(DiscError, KeyError):
+    """No run with this id in the store."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class RunStateError(DiscError, ValueError):
+    """An action that the run's status does not allow (resume a running run, ...)."""
+
+
+@dataclass
+class RunInfo:
+    """One background run as the dashboard and the CLI see it."""
+
+    id: str
+    group: str | None
+    label: str
+    dataset: str
+    seed: int
+    config: dict
+    status: str
+    pid: int | None
+    host: str | None
+    created: float
+    started: float | None
+    finished: float | None
+    heartbeat: float | None
+    step: int
+    total_steps: int | None
+    last_loss: float | None
+    eta_s: float | None
+    results: dict | None
+    error: str | None
+    run_dir: str
+    #: the GPU (CUDA_VISIBLE_DEVICES value) the run holds, None on CPU
+    gpu: str | None = None
+    #: 1 for the first execution, +1 per resume
+    attempt: int = 1
+    #: a remark for the user ("resumed from step 40", "no checkpoint: started over" ...)
+    note: str | None = None
+    n_events: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def effective_events(events: list[dict]) -> list[dict]:
+    """The events as they stand after resumes (what ``metrics.jsonl`` holds).
+
+    A resumed attempt begins with a ``start`` event whose ``start_step`` is the checkpoint's step; the
+    step and evaluation events an earlier attempt logged after that step are superseded and dropped.
+    """
+    out: list[dict] = []
+    for ev in events:
+        if ev.get("kind") == "start" and out:
+            k = ev.get("start_step", 0)
+            out = [e for e in out if e.get("kind") not in ("step", "eval") or e.get("step", 0) <= k]
+        out.append(ev)
+    return out
+
+
+def _pid_alive(pid: int, started: float | None = None) -> bool:
+    """Whether process ``pid`` (started at ``started``, if known) still runs on this host."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(p.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # someone else's process with that pid: ours is gone
+        return started is None
+
+
+def new_run_id() -> str:
+    """``20250301-142233-3fa9c1``: sorts by creation time, unique across concurrent launchers."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+class RunStore:
+    """The run store in ``root/store`` (``root`` defaults to :func:`runs_root`); run folders in ``root/<id>``.
+
+    Any number of ``RunStore`` objects, in any number of processes, may use the same folder at once.
+    """
+
+    def __init__(self, root: str | Path | None = None):
+        import diskcache
+
+        self.root = Path(root).expanduser().resolve() if root is not None else runs_root().expanduser().resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        # no eviction, no size limit: the store is a database, not a cache
+        self._db = diskcache.Cache(str(self.root / "store"), timeout=60, eviction_policy="none",
+                                   size_limit=2**62, cull_limit=0, statistics=0)
+
+    def __repr__(self) -> str:
+        return f"RunStore({str(self.root)!r})"
+
+    # ------------------------------------------------------------------------------------- reading
+    def _rec(self, run_id: str) -> dict:
+        rec = self._db.get(f"run/{run_id}")
+        if rec is None:
+            raise RunNotFound(f"no run {run_id!r} in the store {self.root / 'store'}; "
+                              f"`python -m disc_core runs list` shows the runs there")
+        return rec
+
+    def _info(self, rec: dict) -> RunInfo:
+        known = {f.name for f in dataclasses.fields(RunInfo)}
+        return RunInfo(heartbeat=self._db.get(f"hb/{rec['id']}"),
+                       **{k: v for k, v in rec.items() if k in known and k != "heartbeat"})
+
+    def ids(self) -> list[str]:
+        """Every run id, oldest first."""
+        return list(self._db.get("index", []))
+
+    def get(self, run_id: str) -> RunInfo:
+        """The run ``run_id`` (a dead worker is detected first). Raises :class:`RunNotFound` (a KeyError)."""
+        self._rec(run_id)
+        self.reap([run_id])
+        return self._info(self._rec(run_id))
+
+    def list(self, group: str | None = None, status: str | None = None) -> list[RunInfo]:
+        """Runs, newest first, optionally of one group and/or status; dead workers are detected first."""
+        if status is not None and status not in STATUSES:
+            raise RunStateError(f"unknown status {status!r}; choose from {', '.join(STATUSES)}")
+        self.reap()
+        out = []
+        for run_id in reversed(self.ids()):
+            rec = self._db.get(f"run/{run_id}")
+            if rec is None or (group is not None and rec.get("group") != group) or \
+                    (status is not None and rec["status"] != status):
+                continue
+            out.append(self._info(rec))
+        out.sort(key=lambda r: (r.created, r.id), reverse=True)
+        return out
+
+    def groups(self) -> list[str]:
+        """Group names, newest first."""
+        seen: dict[str, float] = {}
+        for run_id in self.ids():
+            rec = self._db.get(f"run/{run_id}")
+            if rec and rec.get("group"):
+                seen[rec["group"]] = max(seen.get(rec["group"], 0.0), rec["created"])
+        return sorted(seen, key=seen.get, reverse=True)
+
+    def events(self, run_id: str, since: int = 0) -> list[dict]:
+        """Events with ``seq > since``, oldest first; each has ``seq``, ``attempt`` and the event's fields.
+
+        ``kind`` is ``start`` (RunStarted), ``step`` (StepLogged), ``eval`` (EvalLogged: validation
+        during training, ``split == "test"`` at the end) or ``end`` (RunFinished, with the results).
+        Poll with ``since`` = the last ``seq`` seen to get only the new ones.
+        """
+        n = self._rec(run_id).get("n_events", 0)
+        out = []
+        for seq in range(since + 1, n + 1):
+            ev = self._db.get(f"ev/{run_id}/{seq}")
+            if ev is not None:
+                out.append(ev)
+        return out
+
+    def heartbeat(self, run_id: str) -> float | None:
+        return self._db.get(f"hb/{run_id}")
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    # ------------------------------------------------------------------------------------- writing
+    def create(self, cfg: RunConfig, group: str | None = None) -> str:
+        """Add a queued run of ``cfg`` (in ``group``, default ``cfg.group``); returns its id."""
+        group = group or cfg.group
+        cfg = cfg.replace(group=group)
+        run_id = new_run_id()
+        now = time.time()
+        rec = {"id": run_id, "group": group, "label": cfg.label, "dataset": cfg.dataset, "seed": cfg.seed,
+               "config": cfg.to_dict(), "status": QUEUED, "pid": None, "host": None, "pid_started": None,
+               "created": now, "queued_at": now, "started": None, "finished": None, "step": 0,
+               "start_step": 0, "total_steps": cfg.max_steps, "last_loss": None, "eta_s": None,
+               "results": None, "error": None, "run_dir": str(self.run_dir(run_id)), "gpu": None,
+               "attempt": 1, "note": None, "n_events": 0, "cancel_requested": False, "cwd": os.getcwd()}
+        with self._db.transact(retry=True):
+            while f"run/{run_id}" in self._db:  # two launchers in the same second with the same suffix
+                run_id = rec["id"] = new_run_id()
+                rec["run_dir"] = str(self.run_dir(run_id))
+            self._db.set(f"run/{run_id}", rec)
+            self._db.set("index", [*self._db.get("index", []), run_id])
+        return run_id
+
+    def update(self, run_id: str, only_if: tuple[str, ...] | None = None, **fields) -> bool:
+        """Set fields of the run's record in one transaction; with ``only_if``, only in those statuses."""
+        with self._db.transact(retry=True):
+            rec = self._rec(run_id)
+            if only_if is not None and rec["status"] not in only_if:
+                return False
+            rec.update(fields)
+            self._db.set(f"run/{run_id}", rec)
+            return True
+
+    def append_event(self, run_id: str, event: dict, **fields) -> int:
+        """Append one event (and update record ``fields``, e.g. step and loss) in one transaction."""
+        with self._db.transact(retry=True):
+            rec = self._rec(run_id)
+            seq = rec.get("n_events", 0) + 1
+            self._db.set(f"ev/{run_id}/{seq}", {"seq": seq, "attempt": rec.get("attempt", 1), **event})
+            rec.update(fields, n_events=seq)
+            self._db.set(f"run/{run_id}", rec)
+        return seq
+
+    def beat(self, run_id: str) -> bool:
+        """Write the heartbeat; returns whether a cancel was requested (for workers on other hosts)."""
+        self._db.set(f"hb/{run_id}", time.time())
+        rec = self._db.get(f"run/{run_id}")
+        return bool(rec and rec.get("cancel_requested"))
+
+    def attach(self, run_id: str, pid: int, host: str, pid_started: float | None) -> None:
+        """The worker introduces itself (its pid, host and process start time)."""
+        self.update(run_id, pid=pid, host=host, pid_started=pid_started)
+        self._db.set(f"hb/{run_id}", time.time())
+
+    def finish(self, run_id: str, status: str, results: dict | None = None, error: str | None = None,
+               note: str | None = None) -> bool:
+        """End a queued or running run as ``finished``, ``failed`` or ``cancelled``.
+
+        Returns False when the run had already ended (the first ending wins: a run cancelled while
+        it was writing its results stays cancelled).
+        """
+        fields = {"status": status, "finished": time.time(), "eta_s": None}
+        if results is not None:
+            fields["results"] = results
+        if error is not None:
+            fields["error"] = error
+        if note is not None:
+            fields["note"] = note
+        return self.update(run_id, only_if=ACTIVE, **fields)
+
+    def requeue(self, run_id: str) -> int:
+        """Put an ended (failed or cancelled) run back in the queue for a resume; returns the attempt."""
+        with self._db.transact(retry=True):
+            rec = self._rec(run_id)
+            if rec["status"] not in (FAILED, CANCELLED):
+                hint = ("cancel it first" if rec["status"] in ACTIVE else
+                        "it has its results; launch a new run to train again")
+                raise RunStateError(f"run {run_id} is {rec['status']}: only failed or cancelled runs "
+                                    f"can be resumed ({hint})")
+            rec.update(status=QUEUED, queued_at=time.time(), pid=None, host=None, pid_started=None,
+                       finished=None, error=None, eta_s=None, gpu=None, cancel_requested=False,
+                       attempt=rec.get("attempt", 1) + 1, note=None)
+            self._db.set(f"run/{run_id}", rec)
+            return rec["attempt"]
+
+    def claim_slot(self, run_id: str, max_running: int, gpus: list[str]) -> tuple[bool, str | None]:
+        """Try to move a queued run to ``running``: at most ``max_running`` runs at once, first come first
+        served, one GPU each when ``gpus`` lists some. Returns (claimed, gpu)."""
+        self.reap()
+        with self._db.transact(retry=True):
+            me = self._rec(run_id)
+            if me["status"] != QUEUED:
+                raise RunStateError(f"run {run_id} is {me['status']}, not queued")
+            recs = [r for r in (self._db.get(f"run/{i}") for i in self._db.get("index", [])) if r]
+            running = [r for r in recs if r["status"] == RUNNING]
+            ahead = [r for r in recs if r["status"] == QUEUED and
+                     (r["queued_at"], r["id"]) < (me["queued_at"], me["id"])]
+            if len(running) + len(ahead) >= max_running:
+                return False, None
+            gpu = None
+            if gpus:
+                used = {r.get("gpu") for r in running}
+                free = [g for g in gpus if g not in used]
+                if not free:
+                    return False, None
+                gpu = free[0]
+            me.update(status=RUNNING, started=time.time(), gpu=gpu)
+            self._db.set(f"run/{run_id}", me)
+            return True, gpu
+
+    # --------------------------------------------------------------------------------- dead workers
+    def _dead_reason(self, rec: dict, now: float) -> str | None:
+        if rec["status"] not in ACTIVE:
+            return None
+        hb = self._db.get(f"hb/{rec['id']}")
+        if rec.get("pid") and rec.get("host") == HOST:
+            if _pid_alive(rec["pid"], rec.get("pid_started")):
+                return None
+            return DIED.format(pid=rec["pid"], host=HOST, id=rec["id"])
+        if rec.get("host"):  # a worker on another machine: only its heartbeat tells
+            if hb is None or now - hb > HEARTBEAT_TIMEOUT:
+                return (f"worker on {rec['host']} sent no heartbeat for {HEARTBEAT_TIMEOUT:.0f} s (machine down, "
+                        f"process killed or out of memory?); every metric it logged is kept")
+            return None
+        if hb is None and now - rec.get("queued_at", rec["created"]) > STARTUP_GRACE:
+            return f"the worker never started (nothing heard from it in {STARTUP_GRACE:.0f} s); see worker.log"
+        return None
+
+    def reap(self, run_ids: list[str] | None = None) -> list[str]:
+        """Mark runs whose worker is gone as failed; returns their ids. Called by get/list/claim_slot."""
+        now = time.time()
+        dead = []
+        for run_id in (run_ids if run_ids is not None else self.ids()):
+            rec = self._db.get(f"run/{run_id}")
+            if rec is None or self._dead_reason(rec, now) is None:
+                continue
+            with self._db.transact(retry=True):  # look again inside the transaction: it may have just ended
+                rec = self._rec(run_id)
+                reason = self._dead_reason(rec, time.time())
+                if reason is None:
+                    continue
+                if rec.get("cancel_requested"):  # killed by a cancel that has not marked it yet
+                    rec.update(status=CANCELLED, finished=time.time(), eta_s=None, note="cancelled by the user")
+                else:
+                    rec.update(status=FAILED, finished=time.time(), eta_s=None, error=reason)
+                self._db.set(f"run/{run_id}", rec)
+                dead.append(run_id)
+        return dead
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class StoreListener(Listener):
+    """Streams the training loop's events into the store (the worker adds it to ``run_experiment``)."""
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.store, self.run_id = store, run_id
+        self.start_step, self.total = 0, None
+
+    def on_start(self, ev) -> None:
+        self.start_step, self.total = ev.start_step, ev.total_steps
+        self.store.append_event(self.run_id, asdict(ev), total_steps=ev.total_steps, start_step=ev.start_step,
+                                step=ev.start_step)
+
+    def on_step(self, ev) -> None:
+        done = ev.step - self.start_step
+        eta = ev.elapsed_s / done * max((self.total or ev.step) - ev.step, 0) if done > 0 else None
+        self.store.append_event(self.run_id, asdict(ev), step=ev.step, last_loss=ev.loss, eta_s=eta)
+
+    def on_eval(self, ev) -> None:
+        self.store.append_event(self.run_id, asdict(ev))
+
+    def on_end(self, ev) -> None:
+        self.store.append_event(self.run_id, asdict(ev), eta_s=0.0)

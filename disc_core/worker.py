@@ -1,0 +1,178 @@
+"""The worker: one background run in its own process, ``python -m disc_core.worker RUN_ID [--resume]``.
+
+What it does, in order:
+
+1. introduces itself to the store (pid, host, process start time) and starts a heartbeat thread
+   (every second; the store marks a worker with a stale heartbeat or a dead pid as failed);
+2. waits in status ``queued`` until it can claim a slot in a store transaction: at most
+   :func:`max_concurrent` runs at once (``$DISC_MAX_CONCURRENT``, else one per GPU, else one), first
+   come first served, so there is no scheduler daemon to keep alive;
+3. sets ``CUDA_VISIBLE_DEVICES`` to its slot's GPU *before* torch is imported, then runs
+   :func:`~disc_core.experiment.run_experiment` in the run folder with a
+   :class:`~disc_core.runstore.StoreListener`, so every step and evaluation reaches the store as it
+   happens (``metrics.jsonl`` in the run folder is a second copy);
+4. records the results (``finished``) or the traceback (``failed``).
+
+SIGTERM (what :func:`disc_core.runner.cancel` sends) or a cancel flag in the store (for a worker on
+another machine) ends it as ``cancelled``: the signal handler only wakes the heartbeat thread, which
+marks the run cancelled over its own database connection and exits the process at once. Nothing is
+raised inside the training loop, so no store transaction of the main thread is ever cut in half.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+from .runstore import CANCELLED, FAILED, FINISHED, HOST, RunStore
+
+__all__ = ["main", "run_worker", "max_concurrent", "visible_gpus"]
+
+#: Seconds between heartbeats (and between looks for a free slot while queued).
+BEAT_S = 1.0
+POLL_S = 0.5
+CANCELLED_EXIT = 143  # the shell's code for "ended by SIGTERM"
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this worker may use: ``$CUDA_VISIBLE_DEVICES`` if set, else what ``nvidia-smi`` lists.
+
+    Found without importing torch (CUDA must not start before a run has picked its GPU).
+    """
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [g.strip() for g in env.split(",") if g.strip() and g.strip() != "-1"]
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "--query-gpu=index", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=15, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def max_concurrent(gpus: list[str] | None = None) -> int:
+    """Runs allowed at once: ``$DISC_MAX_CONCURRENT``, else the number of GPUs, else 1 (CPU)."""
+    env = os.environ.get("DISC_MAX_CONCURRENT")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            from .errors import ConfigError
+
+            raise ConfigError(f"DISC_MAX_CONCURRENT must be a whole number >= 1, not {env!r}")
+        return n
+    return max(1, len(visible_gpus() if gpus is None else gpus))
+
+
+class _Heartbeat(threading.Thread):
+    """Beats every second; on a cancel (SIGTERM or the store's flag) marks the run cancelled and exits."""
+
+    def __init__(self, root, run_id: str):
+        super().__init__(name="disc-heartbeat", daemon=True)
+        self.root, self.run_id = root, run_id
+        self.wake = threading.Event()
+        self.cancel_requested = False
+        self.stopped = False
+
+    def request_cancel(self, *_) -> None:  # also the SIGTERM handler: do nothing but wake the thread
+        self.cancel_requested = True
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stopped = True
+        self.wake.set()
+
+    def run(self) -> None:
+        store = RunStore(self.root)  # its own connection: never waits on a main-thread transaction of ours
+        while True:
+            if self.cancel_requested:
+                self._cancel(store)
+            if self.stopped:
+                return
+            try:
+                if store.beat(self.run_id):
+                    self.cancel_requested = True
+                    continue
+            except Exception as err:  # a busy database must not kill the run; the next beat retries
+                print(f"heartbeat: {err}", file=sys.stderr, flush=True)
+            self.wake.wait(BEAT_S)
+            self.wake.clear()
+
+    def _cancel(self, store: RunStore) -> None:
+        try:
+            store.finish(self.run_id, CANCELLED, note="cancelled by the user")
+        finally:
+            print("cancelled", file=sys.stderr, flush=True)
+            os._exit(CANCELLED_EXIT)
+
+
+def _wait_for_slot(store: RunStore, run_id: str) -> str | None:
+    gpus = visible_gpus()
+    limit = max_concurrent(gpus)
+    while True:
+        ok, gpu = store.claim_slot(run_id, limit, gpus)
+        if ok:
+            return gpu
+        time.sleep(POLL_S)
+
+
+def run_worker(store: RunStore, run_id: str, resume: bool = False) -> int:
+    """Run ``run_id`` from the store in this process; returns the exit code (0 finished, 1 failed)."""
+    import psutil
+
+    hb = _Heartbeat(store.root, run_id)
+    signal.signal(signal.SIGTERM, hb.request_cancel)
+    store.attach(run_id, pid=os.getpid(), host=HOST, pid_started=psutil.Process().create_time())
+    hb.start()
+    try:
+        gpu = _wait_for_slot(store, run_id)
+        if gpu is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        from .config import RunConfig
+        from .experiment import run_experiment
+        from .runstore import StoreListener
+
+        info = store.get(run_id)
+        cfg = RunConfig.from_dict(info.config)
+        run_dir = store.run_dir(run_id)
+        if resume:
+            has_ckpt = (run_dir / "checkpoint" / "trainer_state.pt").exists()
+            store.update(run_id, note=f"resumed (attempt {info.attempt}) from the last checkpoint" if has_ckpt else
+                         "no checkpoint was saved (set checkpoint_steps to save them): started over")
+        print(f"run {run_id} attempt {info.attempt} on {HOST} pid {os.getpid()} gpu {gpu}", flush=True)
+        results = run_experiment(cfg, run_dir, listeners=[StoreListener(store, run_id)], resume=resume)
+        store.finish(run_id, FINISHED, results=results)
+        return 0
+    except BaseException:
+        err = traceback.format_exc()
+        print(err, file=sys.stderr, flush=True)
+        store.finish(run_id, FAILED, error=err)
+        return 1
+    finally:
+        hb.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m disc_core.worker",
+                                 description="run one background run of the run store (started by the runner)")
+    ap.add_argument("run_id")
+    ap.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    ap.add_argument("--root", help="runs root holding the store (default: $DISC_RUNS_DIR or the user data dir)")
+    args = ap.parse_args(argv)
+    return run_worker(RunStore(args.root), args.run_id, resume=args.resume)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
