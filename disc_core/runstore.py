@@ -40,6 +40,7 @@ import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from .config import RunConfig
 from .errors import DiscError
@@ -58,8 +59,8 @@ HEARTBEAT_TIMEOUT = 10.0
 STARTUP_GRACE = 60.0
 HOST = socket.gethostname()
 DIED = ("worker process {pid} on {host} died without reporting (killed with SIGKILL or by the "
-        "out-of-memory killer?); every metric it logged is kept. Resume it with "
-        "`python -m disc_core runs resume {id}` to continue from its last checkpoint.")
+        "out-of-memory killer? its last words, if any, are in {log}); every metric it logged is kept. "
+        "Resume it with `python -m disc_core runs resume {id}` to continue from its last checkpoint.")
 
 
 def runs_root() -> Path:
@@ -328,26 +329,33 @@ class RunStore:
         """Try to move a queued run to ``running``: at most ``max_running`` runs at once, first come first
         served, one GPU each when ``gpus`` lists some. Returns (claimed, gpu)."""
         self.reap()
+        # look without the write lock first: a long queue polls often and mostly finds no slot
+        if self._free_slot(run_id, max_running, gpus) is False:
+            return False, None
         with self._db.transact(retry=True):
-            me = self._rec(run_id)
-            if me["status"] != QUEUED:
-                raise RunStateError(f"run {run_id} is {me['status']}, not queued")
-            recs = [r for r in (self._db.get(f"run/{i}") for i in self._db.get("index", [])) if r]
-            running = [r for r in recs if r["status"] == RUNNING]
-            ahead = [r for r in recs if r["status"] == QUEUED and
-                     (r["queued_at"], r["id"]) < (me["queued_at"], me["id"])]
-            if len(running) + len(ahead) >= max_running:
+            gpu = self._free_slot(run_id, max_running, gpus)
+            if gpu is False:
                 return False, None
-            gpu = None
-            if gpus:
-                used = {r.get("gpu") for r in running}
-                free = [g for g in gpus if g not in used]
-                if not free:
-                    return False, None
-                gpu = free[0]
+            me = self._rec(run_id)
             me.update(status=RUNNING, started=time.time(), gpu=gpu)
             self._db.set(f"run/{run_id}", me)
             return True, gpu
+
+    def _free_slot(self, run_id: str, max_running: int, gpus: list[str]) -> str | None | Literal[False]:
+        """False if ``run_id`` must wait; else the GPU it gets (None on CPU)."""
+        me = self._rec(run_id)
+        if me["status"] != QUEUED:
+            raise RunStateError(f"run {run_id} is {me['status']}, not queued")
+        recs = [r for r in (self._db.get(f"run/{i}") for i in self.ids()) if r]
+        running = [r for r in recs if r["status"] == RUNNING]
+        ahead = [r for r in recs if r["status"] == QUEUED and (r["queued_at"], r["id"]) < (me["queued_at"], me["id"])]
+        if len(running) + len(ahead) >= max_running:
+            return False
+        if not gpus:
+            return None
+        used = {r.get("gpu") for r in running}
+        free = [g for g in gpus if g not in used]
+        return free[0] if free else False
 
     # --------------------------------------------------------------------------------- dead workers
     def _dead_reason(self, rec: dict, now: float) -> str | None:
@@ -357,7 +365,7 @@ class RunStore:
         if rec.get("pid") and rec.get("host") == HOST:
             if _pid_alive(rec["pid"], rec.get("pid_started")):
                 return None
-            return DIED.format(pid=rec["pid"], host=HOST, id=rec["id"])
+            return DIED.format(pid=rec["pid"], host=HOST, id=rec["id"], log=Path(rec["run_dir"]) / "worker.log")
         if rec.get("host"):  # a worker on another machine: only its heartbeat tells
             if hb is None or now - hb > HEARTBEAT_TIMEOUT:
                 return (f"worker on {rec['host']} sent no heartbeat for {HEARTBEAT_TIMEOUT:.0f} s (machine down, "

@@ -52,6 +52,14 @@ def _assert_contiguous(events: list[dict]) -> None:
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
+def _gone(pid: int) -> bool:
+    """No such process, or only its zombie (this test process launched it and has not reaped it)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("DISC_RUNS_DIR", str(tmp_path / "runs"))
@@ -62,6 +70,7 @@ def store(tmp_path, monkeypatch):
             cancel(r.id, store=s)
 
 
+@pytest.mark.slow
 def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
     rid = launch(_cfg(tiny_model, max_steps=150, checkpoint_steps=5), store=store)
     assert store.get(rid).status in ("queued", "running")
@@ -77,11 +86,14 @@ def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
     newer = store.events(rid, since=events[-1]["seq"])  # incremental reads return only what is new
     assert all(e["seq"] > events[-1]["seq"] for e in newer)
 
+    # cancel from another process, as `python -m disc_core runs cancel ID` does
     pid = info.pid
-    assert cancel(rid, store=store) is True
+    out = subprocess.run([sys.executable, "-m", "disc_core", "runs", "cancel", rid], cwd=REPO,
+                         capture_output=True, text=True, timeout=DEADLINE_S)
+    assert out.returncode == 0 and "cancelled" in out.stdout, out.stderr
     info = store.get(rid)
     assert info.status == "cancelled"
-    assert not psutil.pid_exists(pid)
+    assert _gone(pid)
     assert cancel(rid, store=store) is False  # already ended
     before = store.events(rid)
     assert len(before) == info.n_events >= len(events)
@@ -101,6 +113,7 @@ def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
         resume(rid, store=store)
 
 
+@pytest.mark.slow
 def test_killed_worker_is_marked_failed_and_other_processes_see_the_run(store, tiny_model, tmp_path):
     rid = launch(_cfg(tiny_model, max_steps=100_000), store=store)
     info = _poll(lambda: (i := store.get(rid)).status == "running" and i.n_events >= 5 and i, "a running run")
@@ -127,6 +140,7 @@ def test_killed_worker_is_marked_failed_and_other_processes_see_the_run(store, t
     assert data["run"]["status"] == "failed" and len(data["events"]) == len(events)
 
 
+@pytest.mark.slow
 def test_failed_run_keeps_its_traceback(store, tiny_model, capsys):
     rid = launch(_cfg(tiny_model, dataset="no-such-dataset", max_steps=5), store=store)
     (info,) = wait(rid, store=store, timeout=DEADLINE_S)
@@ -139,6 +153,7 @@ def test_failed_run_keeps_its_traceback(store, tiny_model, capsys):
     assert rid in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_two_launchers_at_once_keep_every_metric_apart(store, tiny_model, monkeypatch):
     monkeypatch.setenv("DISC_MAX_CONCURRENT", "2")
     compare = [sys.executable, "-m", "disc_core", "compare", "splice-synthetic", "--variants", "pretrained", "rand",
@@ -180,3 +195,27 @@ def test_two_launchers_at_once_keep_every_metric_apart(store, tiny_model, monkey
     for r in infos:
         at_once = [o for o in infos if o.started <= r.started < o.finished]
         assert len(at_once) <= 2
+
+
+def test_queue_serves_runs_in_order_one_gpu_each(store, tiny_model, monkeypatch):
+    # store level only, no workers: three queued runs compete for two GPUs
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.delenv("DISC_MAX_CONCURRENT", raising=False)
+    from disc_core.worker import max_concurrent, visible_gpus
+
+    gpus = visible_gpus()
+    assert gpus == ["0", "1"] and max_concurrent(gpus) == 2
+    a, b, c = (store.create(_cfg(tiny_model, seed=s), group="g") for s in (1, 2, 3))
+    assert store.claim_slot(c, 2, gpus) == (False, None)  # a and b were queued first
+    assert store.claim_slot(a, 2, gpus) == (True, "0")
+    assert store.claim_slot(b, 2, gpus) == (True, "1")
+    assert store.claim_slot(c, 2, gpus) == (False, None)  # both GPUs busy
+    store.finish(a, "finished", results={"score": 1.0})
+    assert store.claim_slot(c, 2, gpus) == (True, "0")
+    assert [r.id for r in store.list(group="g")] == [c, b, a]
+    assert {r.gpu for r in store.list(status="running")} == {"0", "1"}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv("DISC_MAX_CONCURRENT", "3")
+    assert visible_gpus() == [] and max_concurrent([]) == 3
+    for r in (b, c):
+        store.finish(r, "cancelled")
