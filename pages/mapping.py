@@ -1,0 +1,95 @@
+"""Token mapping: how symbols (or shifted text ids) reach BERT, shown on a sample of the chosen dataset."""
+
+import streamlit as st
+
+from disc_core import plots
+from disc_core.demo import DEMO_DATASET
+from disc_core.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
+from ui.common import (chips, dataset_infos, dataset_label, get_dataset, get_tokenizer, model_picker,
+                       shared_selectbox, show_error)
+
+st.title("Token mapping")
+available = sorted(n for n, i in dataset_infos().items() if i.available()[0])
+c1, c2 = st.columns(2)
+with c1:
+    name = shared_selectbox("Dataset", available, "dataset", key="mapping-dataset",
+                            default=DEMO_DATASET, format_func=dataset_label)
+with c2:
+    ref = model_picker("mapping")
+try:
+    ds, tok = get_dataset(name), get_tokenizer(ref)
+except Exception as err:
+    show_error(err)
+    st.stop()
+
+if ds.is_text:
+    modes = {"shift": "shift by c", "random-shift": "random shift", "none": "no shift (baseline)"}
+    mode = st.radio("Text shift", [m for m in modes if m in TEXT_MAPPINGS], format_func=modes.get,
+                    key="mapping-text-mode", horizontal=True)
+    c = st.number_input("c", min_value=1, max_value=len(tok) - 1, value=PAPER_SHIFT, key="mapping-c",
+                        disabled=mode != "shift", help="T(i) = (i + c) mod D; the paper uses c = 1000")
+    seed = st.number_input("seed", 0, 10_000, 0, key="mapping-text-seed", disabled=mode != "random-shift")
+    build = lambda: build_text_shift(tok, mode, c=int(c), seed=int(seed))  # noqa: E731
+else:
+    strategy = st.radio("Strategy", list(MAPPINGS), key="mapping-strategy", horizontal=True,
+                        help="frequent: the paper's choice; unused: BERT's [unused*] rows")
+    seed, table = 0, None
+    if strategy == "random":
+        seed = st.number_input("seed", 0, 10_000, 0, key="mapping-seed")
+    if strategy == "custom":
+        start = build_symbol_mapping(ds.alphabet, tok, "frequent", symbol_counts=ds.symbol_counts("train"))
+        default = "\n".join(f"{s},{t}" for s, t in start.tokens.items())
+        text = st.text_area("symbol,token (one per line)", default, key="mapping-table", height=150)
+        table = dict(line.split(",", 1) for line in text.splitlines() if "," in line)
+    build = lambda: build_symbol_mapping(ds.alphabet, tok, strategy, seed=int(seed), table=table,  # noqa: E731
+                                         symbol_counts=ds.symbol_counts("train"))
+
+try:
+    mapping = build()
+    p = preview(ds, tok, mapping, n_samples=3, seed=st.session_state.get("mapping-sample", 0))
+except Exception as err:
+    show_error(err)
+    st.stop()
+
+st.info(p.basis, icon=":material/info:")
+left, right = st.columns([2, 3])
+with left:
+    st.subheader("The table")
+    st.dataframe(p.table, hide_index=True, key="mapping-tableview", height=320)
+with right:
+    st.subheader("A sample, both alphabets")
+    st.number_input("sample seed", 0, 10_000, key="mapping-sample")
+    for s in p.samples:
+        st.caption(f"label: {s['label']}")
+        if p.kind == "symbols":
+            st.markdown("symbols")
+            chips(s["symbols"], limit=60)
+            st.markdown("BERT tokens")
+            chips(s["tokens"], keys=s["symbols"], limit=60)
+        else:
+            a, b = st.columns(2)
+            keys = [str(i) for i in s["original_ids"]]  # a position keeps its colour on both sides
+            with a:
+                st.markdown("**original sentence**")
+                st.text(s["text"])
+                chips(s["original_tokens"], keys=keys, limit=60)
+            with b:
+                st.markdown("**shifted ids, decoded by BERT**")
+                st.text(s["shifted_text"])
+                chips(s["shifted_tokens"], keys=keys, limit=60)
+        st.divider()
+
+if not ds.is_text and st.toggle("Where the chosen tokens sit in the pretrained embedding space", key="mapping-emb"):
+    from disc_core.models import resolve_model
+
+    @st.cache_resource(show_spinner="Reading the embedding matrix ...", max_entries=2)
+    def _emb(path: str):
+        return plots.input_embeddings(path)
+
+    try:
+        emb = _emb(resolve_model(ref).path)
+        fig = plots.embedding_projection(emb, p.table["token_id"].tolist(), p.table["symbol"].tolist(),
+                                         p.table["token"].tolist())
+        st.plotly_chart(fig, key="mapping-embfig")
+    except Exception as err:
+        show_error(err)

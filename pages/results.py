@@ -1,0 +1,79 @@
+"""Results: per dataset, variants x the paper's metric (mean ± std over seeds) beside the paper's numbers."""
+
+import json
+
+import streamlit as st
+
+from disc_core import plots
+from disc_core.compare import summarize, to_markdown
+from disc_core.paper import PAPER_TASKS, paper_row
+from ui.common import PAGES, run_store, shared_selectbox, show_error
+
+st.title("Results")
+try:
+    finished = [r for r in run_store().list(status="finished") if r.results]
+except Exception as err:
+    show_error(err)
+    st.stop()
+if not finished:
+    st.info("No finished runs yet. Launch a comparison on the Train page (or the demo on the Overview page); "
+            "its results appear here as soon as the runs finish.")
+    st.page_link(PAGES["train"], label="Go to Train", icon=":material/play_circle:")
+    st.stop()
+
+results = [{"dataset": r.dataset, "label": r.label, "seed": r.seed, "metric": r.results.get("metric"),
+            "score": r.results.get("score"), "model": (r.config or {}).get("model_name_or_path", ""),
+            "group": r.group, "run": r.id} for r in finished]
+datasets = sorted({r["dataset"] for r in results})
+name = shared_selectbox("Dataset", datasets, "dataset", key="results-dataset")
+groups = sorted({r["group"] for r in results if r["dataset"] == name})
+chosen = st.multiselect("Run groups", groups, default=groups, key=f"results-groups-{name}",
+                        help="the runs of every chosen group are pooled")
+rows = [r for r in results if r["dataset"] == name and r["group"] in chosen]
+if not rows:
+    st.info("Pick at least one run group.")
+    st.stop()
+
+table = summarize(rows)
+task, which = PAPER_TASKS.get(name, (None, None))
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("This reproduction")
+    shown = table[["variant", "metric", "mean", "std", "n", "paper"]].rename(
+        columns={"n": "runs", "paper": f"paper ({which})" if which else "paper"})
+    st.dataframe(shown, hide_index=True, key="results-table",
+                 column_config={"mean": st.column_config.NumberColumn(format="%.4f"),
+                                "std": st.column_config.NumberColumn(format="%.4f")})
+    st.plotly_chart(plots.results_bar(table), key="results-bar")
+with right:
+    st.subheader(f"The paper: {task} ({which})" if task else "The paper")
+    paper = paper_row(name)
+    if paper:
+        st.dataframe([{"variant": k, "reported": v if v is not None else "n/a"} for k, v in paper.items()],
+                     hide_index=True, key="results-paper")
+        st.caption("n/a: not yet transcribed from the paper and checked (assets/paper_results.json).")
+    else:
+        st.caption("The paper does not report this dataset (a built-in or your own): compare the variants "
+                   "with each other.")
+    if len({r["seed"] for r in rows}) > 1:
+        from disc_core.compare import paired_test
+
+        for better, worse in (("pretrained", "rand"), ("pretrained", "re-emb"), ("re-emb", "rand")):
+            t = paired_test(rows, better, worse)
+            if t:
+                verdict = "holds" if t["holds"] else ("same direction, not significant" if t["direction_ok"]
+                                                      else "does not hold")
+                st.markdown(f"`{better} > {worse}`: {verdict} (mean diff {t['mean_diff']:+.4f}, "
+                            f"95% CI [{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}], {t['n']} seeds)")
+
+st.subheader("Export")
+a, b, c = st.columns(3)
+a.download_button("CSV", table.to_csv(index=False), f"{name}-results.csv", "text/csv", key="results-csv")
+b.download_button("JSON", json.dumps({"summary": json.loads(table.to_json(orient="records")), "runs": rows},
+                                     indent=2), f"{name}-results.json", "application/json", key="results-json")
+c.download_button("Markdown", to_markdown(table), f"{name}-results.md", "text/markdown", key="results-md")
+
+fig3 = plots.pretraining_figure(rows)
+if fig3 is not None:
+    st.subheader("Against pre-training steps (the paper's Figure 3)")
+    st.plotly_chart(fig3, key="results-fig3")

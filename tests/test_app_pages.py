@@ -1,0 +1,332 @@
+"""The dashboard, page by page, through Streamlit's AppTest (no browser), and the plot builders it draws with.
+
+Each page test drives the app the way a user does (``app.py`` and its navigation) and asserts on what
+the page shows. Training uses the tiny BERT fixture; the run store is the per-test-session one that
+``conftest.py`` points ``DISC_RUNS_DIR`` at.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from disc_core import plots
+from disc_core.config import RunConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+    return at
+
+
+def _figure(at: AppTest, k: int):
+    """The k-th plotly chart on the page, as a plotly Figure."""
+    import plotly.io as pio
+
+    return pio.from_json(at.get("plotly_chart")[k].proto.spec)
+
+
+def _values(v) -> list:
+    """A trace's data array; plotly's JSON packs numeric arrays as base64 (``{"dtype", "bdata"}``)."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
+def _texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "title")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Pages
+# --------------------------------------------------------------------------------------------
+
+def test_overview_explains_and_demo_button_queues_runs_and_opens_them(monkeypatch):
+    import disc_core.runner as runner
+
+    queued = []
+
+    def fake_launch_group(configs):  # record instead of training three MiniLMs
+        from disc_core.runstore import RunStore
+
+        queued.extend(configs)
+        return [RunStore().create(c) for c in configs]
+
+    monkeypatch.setattr(runner, "launch_group", fake_launch_group)
+    at = _app()
+    assert "Pretrained beats scratch" in _texts(at)
+    at.button(key="overview-demo").click().run()
+    assert not at.exception, at.exception
+    assert [c.variant for c in queued] == ["pretrained", "rand", "re-emb"]
+    assert all(c.dataset == "splice-synthetic" and c.max_steps for c in queued)
+    group = queued[0].group
+    # the button took us to the Runs page, on the demo's group, which lists its three queued runs
+    assert at.query_params.get("group") in (group, [group])
+    assert at.selectbox(key="runs-group").value == group
+    lines = [m.value for m in at.markdown if "seed 1" in m.value]
+    assert len(lines) == 3 and all("queued" in line for line in lines)
+
+
+def test_datasets_page_shows_a_builtin_dataset():
+    at = _app("datasets")
+    assert at.selectbox(key="datasets-builtin-name").value == "splice-synthetic"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["train"] == "2,700" and metrics["classes"] == "3" and metrics["paper metric"] == "accuracy"
+    assert len(at.get("plotly_chart")) == 3  # classes, lengths, symbol frequencies
+    examples = at.dataframe[0].value
+    assert len(examples) == 8 and set(examples["sequence"].iloc[0].split()) <= set("ACGT")
+    at.selectbox(key="datasets-builtin-name").set_value("amp-tm").run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["classes"] == "2"
+
+
+def test_datasets_page_says_where_to_put_missing_paper_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path / "empty"))
+    at = _app("datasets")
+    at.radio(key="datasets-origin").set_value("The paper's").run()
+    at.selectbox(key="datasets-paper-name").set_value("splice").run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "Put the files here" in warning and "download splice" in warning
+    assert at.button(key="datasets-download")  # offered; not clicked: no network in tests
+
+
+def test_bad_upload_shows_the_loaders_message_not_a_traceback():
+    at = _app("datasets")
+    at.radio(key="datasets-origin").set_value("Your own").run()
+    at.file_uploader(key="datasets-upload").upload("../../etc/evil name.csv", b"sequence,label\nACGT,1\nACGA,1\n",
+                                                   "text/csv")
+    at.text_input(key="datasets-upload-name").set_value("bad-one").run()
+    at.button(key="datasets-import").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "only one class" in errors and "evil name.csv" in errors and "disc-upload-" not in errors
+    assert not (Path("/etc") / "evil name.csv").exists()
+
+
+def test_good_upload_is_imported_and_shown():
+    rows = ["sequence,label"] + [f"{'ACGT' * 5}{'A' * (k % 7)},{'yes' if k % 2 else 'no'}" for k in range(40)]
+    at = _app("datasets")
+    at.radio(key="datasets-origin").set_value("Your own").run()
+    at.file_uploader(key="datasets-upload").upload("mine.csv", "\n".join(rows).encode(), "text/csv")
+    at.text_input(key="datasets-upload-name").set_value("upload-ok").run()
+    at.button(key="datasets-import").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="datasets-user-name").value == "upload-ok"
+    assert sum(int(m.value.replace(",", "")) for m in at.metric[:3]) == 40
+
+
+def test_mapping_page_strategies_table_and_chips():
+    at = _app("mapping")
+    table = at.dataframe[0].value
+    assert list(table["symbol"]) and set(table["symbol"]) == set("ACGT")
+    assert not table["token"].str.startswith("[").any()  # frequent: whole words, no special/unused rows
+    assert "background:" in _texts(at)  # coloured chips drawn
+    at.radio(key="mapping-strategy").set_value("unused").run()
+    assert at.dataframe[0].value["token"].str.startswith("[unused").all()
+    at.radio(key="mapping-strategy").set_value("custom").run()
+    at.text_area(key="mapping-table").set_value("A,the\nC,the\nG,of\nT,and").run()
+    assert not at.exception
+    assert "one-to-one" in " ".join(e.value for e in at.error)  # enforced, and shown as an error box
+
+
+def test_mapping_page_embedding_projection():
+    at = _app("mapping")
+    at.toggle(key="mapping-emb").set_value(True).run()
+    assert not at.exception, at.exception
+    fig = _figure(at, -1)
+    chosen = [t for t in fig.data if t.name == "mapped tokens"][0]
+    assert len(_values(chosen.x)) == 4 and "the" in " ".join(chosen.text)
+
+
+def test_mapping_page_text_shift_shows_both_sentences(tmp_path):
+    from disc_core.data.user import import_user_dataset
+
+    csv = tmp_path / "sentences.csv"
+    csv.write_text("sentence,label\n" + "\n".join(f"the film was {w},{k % 2}" for k, w in
+                                                   enumerate(["good", "bad", "fine", "awful"] * 5)))
+    import_user_dataset(csv, name="tiny-text", discipline="text", overwrite=True)
+    at = _app("mapping")
+    at.selectbox(key="mapping-dataset").set_value("tiny-text").run()
+    assert not at.exception, at.exception
+    assert at.radio(key="mapping-text-mode").value == "shift" and at.number_input(key="mapping-c").value == 1000
+    text = "\n".join(t.value for t in at.text)
+    assert "the film was" in text  # the original sentence
+    shifted = at.dataframe[0].value
+    assert (shifted["shifted_id"] != shifted["token_id"]).any()
+
+
+def test_train_page_shows_the_papers_recipe_and_device():
+    at = _app("train")
+    assert at.number_input(key="train-lr").value == pytest.approx(1e-5)
+    assert at.number_input(key="train-batch").value == 32
+    assert at.multiselect(key="train-variants").value == ["pretrained", "rand", "re-emb"]
+    assert "Device:" in _texts(at)
+    at.text_input(key="train-seeds").set_value("1, x").run()
+    assert "whole numbers" in " ".join(e.value for e in at.error)
+    assert at.button(key="train-launch").disabled
+
+
+def test_train_launch_creates_runs_that_runs_and_results_pages_show(tiny_model, monkeypatch):
+    from disc_core.runner import wait
+    from disc_core.runstore import RunStore
+
+    monkeypatch.setenv("DISC_MAX_CONCURRENT", "2")
+    at = _app("train")
+    at.radio(key="train-model-source").set_value("local folder").run()
+    at.text_input(key="train-model-ref").set_value(tiny_model).run()
+    at.multiselect(key="train-variants").set_value(["pretrained", "rand"]).run()
+    at.text_input(key="train-seeds").set_value("1").run()
+    at.number_input(key="train-max-steps").set_value(3).run()
+    at.number_input(key="train-lr").set_value(1e-3).run()
+    at.button(key="train-launch").click().run()
+    assert not at.exception, at.exception
+    assert "Queued 2 run(s)" in " ".join(s.value for s in at.success)
+    group = at.session_state["_shared_group"]
+    runs = RunStore().list(group=group)
+    assert sorted(r.label for r in runs) == ["pretrained", "rand"]
+    assert all(r.config["model_name_or_path"] == tiny_model and r.config["max_steps"] == 3 for r in runs)
+
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="runs-group").value == group
+    infos = wait([r.id for r in runs], timeout=240)
+    assert all(i.status == "finished" for i in infos), [(i.status, i.error) for i in infos]
+    at.run()
+    lines = [m.value for m in at.markdown if "seed 1" in m.value]
+    assert len(lines) == 2 and all("finished" in line and "test accuracy" in line for line in lines)
+    loss = _figure(at, 0)
+    assert {t.name for t in loss.data if t.showlegend is not False} == {"pretrained s1", "rand s1"}
+    assert all(len(_values(t.y)) == 3 for t in loss.data)
+
+    at.switch_page("pages/results.py").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert sorted(table["variant"]) == ["pretrained", "rand"] and list(table["runs"]) == [1, 1]
+    assert [b.label for b in at.get("download_button")] == ["CSV", "JSON", "Markdown"]
+
+
+def test_runs_cancel_button_cancels_a_queued_run(monkeypatch):
+    from disc_core.runstore import RunStore
+
+    store = RunStore()
+    run_id = store.create(RunConfig(group="to-cancel", max_steps=5))
+    at = _app()
+    at.switch_page("pages/runs.py").run()
+    at.selectbox(key="runs-group").set_value("to-cancel").run()
+    at.button(key=f"runs-cancel-{run_id}").click().run()
+    assert not at.exception, at.exception
+    assert store.get(run_id).status == "cancelled"
+
+
+def test_empty_run_store_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("DISC_RUNS_DIR", str(tmp_path / "no-runs"))
+    for page in ("runs", "results"):
+        at = _app(page)
+        assert "No" in " ".join(i.value for i in at.info) and "Train" in " ".join(i.value for i in at.info)
+
+
+def test_a_failed_run_shows_its_error(monkeypatch):
+    from disc_core.runstore import RunStore
+
+    store = RunStore()
+    run_id = store.create(RunConfig(group="broken", max_steps=5))
+    store.update(run_id, status="running")
+    store.finish(run_id, "failed", error="DataError: symbol 'Z' (position 3) is not in the frequent mapping")
+    at = _app()
+    at.switch_page("pages/runs.py").run()
+    at.selectbox(key="runs-group").set_value("broken").run()
+    assert "symbol 'Z'" in " ".join(e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------------------------
+# The plot builders
+# --------------------------------------------------------------------------------------------
+
+def test_smoothing():
+    y = [4.0, 0.0, 4.0, 0.0, 4.0, 0.0]
+    assert np.allclose(plots.ema(y, 0.0), y)
+    assert plots.ema([2.0, 2.0, 2.0], 0.9)[0] == pytest.approx(2.0)  # debiased: no pull towards 0
+    assert np.ptp(plots.ema(y, 0.8)[2:]) < np.ptp(y)
+    assert np.allclose(plots.moving_average(y, 2), [4, 2, 2, 2, 2, 2])
+    with pytest.raises(ValueError):
+        plots.smooth(y, "median")
+
+
+def test_loss_figure_colours_raw_traces_and_axes():
+    events = [{"kind": "step", "step": k, "loss": 1.0 / k, "elapsed_s": 0.5 * k} for k in range(1, 11)]
+    events += [{"kind": "eval", "step": 5, "split": "validation", "elapsed_s": 2.6, "metrics": {"accuracy": 0.7}},
+               {"kind": "eval", "step": 10, "split": "test", "elapsed_s": 5.1, "metrics": {"accuracy": 0.8}}]
+    a = plots.series_from_events("pretrained s1", "pretrained", events)
+    b = plots.series_from_events("rand s1", "rand", events)
+    assert a.evals["accuracy"] == ([5], [2.6], [0.7])  # the test evaluation is not a validation point
+    fig = plots.loss_figure([a, b], "moving average", 3, log_y=True, x="time")
+    raw = [t for t in fig.data if t.showlegend is False]
+    main = [t for t in fig.data if t.showlegend is not False]
+    assert len(raw) == 2 and all("0.22" in t.line.color for t in raw)
+    assert [t.line.color for t in main] == [plots.VARIANT_COLORS["pretrained"], plots.VARIANT_COLORS["rand"]]
+    assert fig.layout.yaxis.type == "log" and list(main[0].x) == [0.5 * k for k in range(1, 11)]
+    assert len(plots.loss_figure([a], "none").data) == 1
+    assert list(plots.eval_figure([a, b], "accuracy").data[0].y) == [0.7]
+
+
+def test_results_bar_and_pretraining_figure():
+    table = pd.DataFrame({"variant": ["pretrained", "rand"], "metric": ["accuracy"] * 2, "mean": [0.9, 0.6],
+                          "std": [0.01, 0.05], "n": [3, 3], "paper": [0.95, None]})
+    fig = plots.results_bar(table)
+    assert list(fig.data[0].error_y.array) == [0.01, 0.05]
+    assert list(fig.data[1].x) == ["pretrained"]  # only known paper numbers are drawn
+    assert plots.pretraining_step("google/multiberts-seed_0-step_20k") == 20000
+    assert plots.pretraining_step("/models/ckpt-step-500") == 500 and plots.pretraining_step("bert") is None
+    res = [{"model": f"google/multiberts-seed_0-step_{s}k", "label": "pretrained", "score": 0.5 + s / 4000}
+           for s in (0, 20, 2000)]
+    fig3 = plots.pretraining_figure(res)
+    assert list(fig3.data[0].x) == [0, 20000, 2000000]
+    assert plots.pretraining_figure(res[:1]) is None
+
+
+def test_dataset_figures():
+    from disc_core.data import load_dataset
+
+    ds = load_dataset("splice-synthetic")
+    assert {t.name for t in plots.class_balance(ds).data} == {"train", "validation", "test"}
+    assert len(plots.length_histogram(ds).data) == 3
+    fig = plots.symbol_frequency(Counter("AAAACCG"), top=2)
+    assert list(fig.data[0].x) == ["A", "C"] and fig.data[0].y[0] == pytest.approx(4 / 7)
+
+
+def test_embedding_projection_pca(tiny_model):
+    emb = plots.input_embeddings(tiny_model)
+    assert emb.shape == (30522, 32)
+    proj, ratio = plots.pca_2d(np.array([[0.0, 0.0, 1.0], [2.0, 0.0, 1.0], [4.0, 0.1, 1.0]]))
+    assert ratio[0] > 0.99 and np.allclose(np.abs(proj[:, 0]), [2.0, 0.0, 2.0], atol=0.01)
+    fig = plots.embedding_projection(emb, [1996, 1997], ["A", "C"], ["the", "of"], background=100)
+    assert len(fig.data[0].x) == 100 and list(fig.data[1].text) == ["A → the", "C → of"]
+
+
+def test_demo_configs_are_the_three_variants_on_builtin_data():
+    from disc_core.demo import DEMO_STEPS, demo_configs
+
+    cfgs = demo_configs()
+    assert [c.label for c in cfgs] == ["pretrained", "rand", "re-emb"]
+    assert len({c.group for c in cfgs}) == 1 and cfgs[0].group.startswith("demo-")
+    assert all(c.max_steps == DEMO_STEPS and c.dataset == "splice-synthetic" and c.seed == 1 for c in cfgs)
+    assert RunConfig.from_dict(cfgs[0].to_dict()) == cfgs[0]

@@ -1,0 +1,1 @@
+"""Streamlit helpers shared by the dashboard's pages (the only place besides pages/ that imports streamlit)."""

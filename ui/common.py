@@ -1,0 +1,261 @@
+"""What every page needs: shared reload-proof selections, cached datasets and tokenizers, the model
+picker, error boxes, token chips and safe uploads.
+
+State that must survive a reload or a second tab lives in the URL (``st.query_params``) or in the run
+store, never only in ``st.session_state``: a shared setting (the dataset, the model, the run group) is
+read from this session, else from the URL, and written back to both.
+"""
+
+from __future__ import annotations
+
+import html
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Sequence
+
+import streamlit as st
+
+from disc_core.errors import DiscError
+
+PAGES = {"overview": "pages/overview.py", "datasets": "pages/datasets.py", "mapping": "pages/mapping.py",
+         "train": "pages/train.py", "runs": "pages/runs.py", "results": "pages/results.py"}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+def show_error(err: BaseException, replace: dict[str, str] | None = None) -> None:
+    """An error box with the library's message (never a traceback); ``replace`` rewrites paths in it."""
+    msg = str(err)
+    for old, new in (replace or {}).items():
+        msg = msg.replace(old, new)
+    if not isinstance(err, DiscError):
+        msg = f"{type(err).__name__}: {msg}"
+    st.error(msg, icon=":material/error:")
+
+
+# --------------------------------------------------------------------------------------------
+# Shared selections (session first, then the URL)
+# --------------------------------------------------------------------------------------------
+
+def remembered(name: str, default: str | None = None) -> str | None:
+    """This session's value of shared setting ``name``, else the URL's ``?name=``, else ``default``."""
+    return st.session_state.get(f"_shared_{name}") or st.query_params.get(name) or default
+
+
+def remember(name: str, value: str | None) -> None:
+    """Store a shared setting in this session and in the URL (so a reload or a shared link keeps it)."""
+    st.session_state[f"_shared_{name}"] = value
+    if value:
+        st.query_params[name] = value
+    elif name in st.query_params:
+        del st.query_params[name]
+
+
+def shared_selectbox(label: str, options: Sequence[str], name: str, key: str, default: str | None = None,
+                     **kw) -> str | None:
+    """A selectbox whose choice is shared by every page that shows setting ``name`` and kept in the URL.
+
+    Its first value: this session's or the URL's choice, else ``default``, else the first option.
+    """
+    options = list(options)
+    if not options:
+        return None
+    if st.session_state.get(key) not in options:
+        cur = remembered(name)
+        st.session_state[key] = cur if cur in options else default if default in options else options[0]
+    value = st.selectbox(label, options, key=key, **kw)
+    remember(name, value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Datasets and tokenizers (cached for every session of this server)
+# --------------------------------------------------------------------------------------------
+
+def dataset_infos(origin: str | None = None) -> dict:
+    """Registered datasets (user datasets saved by other processes included), by name."""
+    from disc_core.data import DATASETS, ensure_registered
+
+    ensure_registered()
+    try:
+        from disc_core.data.user import register_saved_user_datasets
+
+        register_saved_user_datasets()
+    except ImportError:  # pragma: no cover - the user module is optional
+        pass
+    return {n: i for n, i in DATASETS.items() if origin is None or i.origin == origin}
+
+
+def dataset_label(name: str) -> str:
+    info = dataset_infos().get(name)
+    if info is None:
+        return name
+    ok, _ = info.available()
+    mark = "" if ok else "  (not available)"
+    return f"{name} — {info.title}{mark}"
+
+
+@st.cache_resource(show_spinner=False)
+def _dataset_cache() -> dict:
+    return {"lock": threading.Lock(), "items": {}}
+
+
+def _version(name: str) -> float:
+    info = dataset_infos().get(name)
+    where = info.locate() if info is not None else None
+    json_path = getattr(info, "json_path", None)
+    p = json_path or where
+    return p.stat().st_mtime if p is not None and Path(p).exists() else 0.0
+
+
+def get_dataset(name: str, max_items: int = 8):
+    """``load_dataset(name)``, loaded once per server, with a progress bar while a slow load runs."""
+    from disc_core.data import load_dataset
+
+    cache = _dataset_cache()
+    key = (name, _version(name))
+    with cache["lock"]:
+        if key not in cache["items"]:
+            bar = st.progress(0.0, text=f"Loading {name} ...")
+
+            def tick(done: int, total: int) -> None:
+                bar.progress(min(done / max(total, 1), 1.0), text=f"Loading {name}: {done:,} of {total:,}")
+
+            try:
+                ds = load_dataset(name, progress=tick)
+            finally:
+                bar.empty()
+            items = cache["items"]
+            while len(items) >= max_items:
+                items.pop(next(iter(items)))
+            items[key] = ds
+        return cache["items"][key]
+
+
+@st.cache_resource(show_spinner="Loading the tokenizer ...")
+def get_tokenizer(ref: str):
+    from disc_core.models import load_tokenizer
+
+    return load_tokenizer(ref or None)
+
+
+@st.cache_resource(show_spinner=False)
+def device_summary() -> tuple[str, list[str]]:
+    """(what ``auto`` picks, the device choices) -- imports torch once per server."""
+    from disc_core.training import pick_device
+
+    import torch
+
+    auto = str(pick_device("auto"))
+    choices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+        ["mps"] if auto == "mps" else [])
+    name = torch.cuda.get_device_name(0) if auto == "cuda" else auto
+    return name, choices
+
+
+# --------------------------------------------------------------------------------------------
+# The model picker (bundled / local folder / hub id)
+# --------------------------------------------------------------------------------------------
+
+MODEL_SOURCES = ("bundled", "local folder", "hub id")
+
+
+def model_picker(prefix: str) -> str:
+    """Radio + text field; returns the model reference (``all-MiniLM-L6-v2``, a folder or a hub id)."""
+    from disc_core.models import DEFAULT_MODEL, KNOWN_MODELS
+
+    src_key, ref_key = f"{prefix}-model-source", f"{prefix}-model-ref"
+    if src_key not in st.session_state:
+        cur = remembered("model", DEFAULT_MODEL)
+        st.session_state[src_key] = ("bundled" if cur == DEFAULT_MODEL else
+                                     "local folder" if Path(cur).expanduser().is_absolute() or cur.startswith(".")
+                                     else "hub id")
+        st.session_state[ref_key] = "" if cur == DEFAULT_MODEL else cur
+    src = st.radio("Model", MODEL_SOURCES, key=src_key, horizontal=True)
+    if src == "bundled":
+        st.caption(KNOWN_MODELS[DEFAULT_MODEL])
+        ref = DEFAULT_MODEL
+    elif src == "local folder":
+        ref = st.text_input("Model folder (written by save_pretrained; safetensors weights)", key=ref_key,
+                            placeholder="/path/to/model").strip()
+    else:
+        ref = st.text_input("Hugging Face hub id (needs the network or the local hub cache)", key=ref_key,
+                            placeholder="bert-base-uncased").strip()
+    ref = ref or DEFAULT_MODEL
+    remember("model", ref)
+    return ref
+
+
+# --------------------------------------------------------------------------------------------
+# Token chips
+# --------------------------------------------------------------------------------------------
+
+CHIP_COLORS = ("#cfe2f3", "#f4cccc", "#d9ead3", "#fff2cc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc",
+               "#c9daf8", "#e6b8af", "#b6d7a8", "#ffe599")
+
+
+def chip_color(key: str) -> str:
+    """A stable pastel colour for a symbol or token (the same symbol always gets the same colour)."""
+    return CHIP_COLORS[sum(ord(c) * (k + 1) for k, c in enumerate(str(key))) % len(CHIP_COLORS)]
+
+
+def chips(items: Sequence[str], keys: Sequence[str] | None = None, limit: int = 80) -> None:
+    """Draw ``items`` as coloured chips; ``keys`` pick the colours (default: the items themselves)."""
+    keys = list(keys) if keys is not None else list(items)
+    spans = "".join(
+        f'<span style="background:{chip_color(k)};border-radius:4px;padding:1px 5px;margin:1px;'
+        f'font-family:monospace;font-size:0.85em;display:inline-block">{html.escape(str(t))}</span>'
+        for t, k in zip(list(items)[:limit], keys[:limit]))
+    more = f" <span style='color:#888'>… +{len(items) - limit} more</span>" if len(items) > limit else ""
+    st.markdown(f'<div style="line-height:1.9">{spans}{more}</div>', unsafe_allow_html=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads
+# --------------------------------------------------------------------------------------------
+
+UPLOAD_TYPES = ("fa", "fasta", "faa", "fna", "fas", "ffn", "csv", "tsv", "tab")
+
+
+def save_upload(uploaded) -> Path:
+    """Write an uploaded file to a fresh temp file and return its path.
+
+    The file's own name is never used as a path: only its suffix, and only one of :data:`UPLOAD_TYPES`
+    (the loaders pick the format from it).
+    """
+    suffix = Path(uploaded.name).suffix.lower().lstrip(".")
+    suffix = "." + suffix if suffix in UPLOAD_TYPES else ".txt"
+    with tempfile.NamedTemporaryFile(prefix="disc-upload-", suffix=suffix, delete=False) as f:
+        f.write(uploaded.getvalue())
+        return Path(f.name)
+
+
+# --------------------------------------------------------------------------------------------
+# Small formatting helpers
+# --------------------------------------------------------------------------------------------
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+def run_store():
+    """The run store (``$DISC_RUNS_DIR`` or the per-user default); cheap, so made per call."""
+    from disc_core.runstore import RunStore
+
+    return RunStore()
+
+
+def with_progress(text: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress bar and its ``progress(done, total)`` callback; call the second function to remove it."""
+    bar = st.progress(0.0, text=text)
+
+    def tick(done: int, total: int) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{text} {done / max(total, 1):.0%}")
+
+    return tick, bar.empty
