@@ -264,11 +264,11 @@ def export(run_id: str, path: str | Path, fmt: str = "csv", store: RunStore | No
                         encoding="utf-8")
         return path
     rows = [_flat(e) for e in events if e.get("kind") in ("step", "eval")]
-    columns: list[str] = []
+    columns = ["seq", "attempt", "kind", "step", "split"]
     for r in rows:
         columns += [k for k in r if k not in columns]
     with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=columns or ["seq", "kind", "step"])
+        w = csv.DictWriter(f, fieldnames=columns)
         w.writeheader()
         w.writerows(rows)
     return path

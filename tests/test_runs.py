@@ -114,9 +114,17 @@ def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
 
 
 @pytest.mark.slow
-def test_killed_worker_is_marked_failed_and_other_processes_see_the_run(store, tiny_model, tmp_path):
+def test_killed_worker_is_marked_failed_and_other_processes_see_the_run(store, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("DISC_MAX_CONCURRENT", "1")
     rid = launch(_cfg(tiny_model, max_steps=100_000), store=store)
     info = _poll(lambda: (i := store.get(rid)).status == "running" and i.n_events >= 5 and i, "a running run")
+
+    # one run at a time: a second one waits in the queue, and can be cancelled there
+    waiting = launch(_cfg(tiny_model, max_steps=10), store=store)
+    w = _poll(lambda: (i := store.get(waiting)).heartbeat and i, "the queued worker's first heartbeat")
+    assert w.status == "queued" and store.get(rid).status == "running"
+    assert cancel(waiting, store=store) is True
+    assert store.get(waiting).status == "cancelled" and _gone(w.pid)
 
     # a second process over the same store (what a restarted dashboard does) finds the running run
     out = subprocess.run([sys.executable, "-m", "disc_core", "runs", "list", "--json"], cwd=REPO,
@@ -219,3 +227,21 @@ def test_queue_serves_runs_in_order_one_gpu_each(store, tiny_model, monkeypatch)
     assert visible_gpus() == [] and max_concurrent([]) == 3
     for r in (b, c):
         store.finish(r, "cancelled")
+
+
+def test_store_survives_a_writer_killed_mid_write(store, tiny_model):
+    rid = store.create(_cfg(tiny_model))
+    script = ("import sys\nfrom disc_core.runstore import RunStore\ns = RunStore(sys.argv[1])\ni = 0\n"
+              "while True:\n    i += 1\n    s.append_event(sys.argv[2], {'kind': 'step', 'step': i}, step=i)\n")
+    writer = subprocess.Popen([sys.executable, "-c", script, str(store.root), rid], cwd=REPO)
+    try:
+        _poll(lambda: store.get(rid).n_events >= 300, "300 appended events")
+    finally:
+        writer.kill()
+        writer.wait()
+    info, events = store.get(rid), store.events(rid)
+    _assert_contiguous(events)
+    assert _steps(events) == list(range(1, info.n_events + 1)) and info.step == info.n_events
+    store.append_event(rid, {"kind": "step", "step": info.n_events + 1})  # and it takes writes again
+    assert store.get(rid).n_events == info.n_events + 1
+    store.finish(rid, "cancelled")
