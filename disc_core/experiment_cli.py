@@ -94,7 +94,8 @@ def _compare(p):
                    help="cells to run (text datasets may add +shift / +random-shift)")
     p.add_argument("--seeds", nargs="+", type=int, default=[1],
                    help="seed values (a single number N means seeds 1..N)")
-    p.add_argument("--out", help="comparison root (default: the runs root)")
+    p.add_argument("--out", help="comparison root (default: the runs root; background runs always live in "
+                                 "the run store's root, $DISC_RUNS_DIR)")
     p.add_argument("--no-reuse", action="store_true", help="rerun cells that already have results")
     p.add_argument("--csv", help="also write the table as CSV here")
     p.add_argument("--markdown", help="also write the table as Markdown here")
@@ -108,12 +109,19 @@ def _compare(p):
 
         seeds = list(range(1, args.seeds[0] + 1)) if len(args.seeds) == 1 else args.seeds
         base = config_from_args(args, dataset=args.dataset)
-        group = f"{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+        from .runstore import new_run_id
+
+        # unique even for two comparisons launched in the same second
+        group = f"{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{new_run_id()[-4:]}"
         configs = comparison_configs(base, args.variants, seeds, group=group)
         root = Path(args.out) if args.out else default_runs_root()
         if args.background:
+            from .errors import ConfigError
             from .runner import launch_group
 
+            if args.out:
+                raise ConfigError("--out cannot be used with --background: background runs live in the run "
+                                  "store's root; set DISC_RUNS_DIR to move it")
             ids = launch_group(configs)
             print(f"queued {len(ids)} runs in group {group}: {', '.join(ids)}")
             print("watch them with `python -m disc_core runs list` or on the dashboard's Runs page")
