@@ -25,7 +25,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 __all__ = [
-    "VARIANT_COLORS", "variant_color", "ema", "moving_average", "smooth", "SMOOTHERS", "RunSeries",
+    "VARIANT_COLORS", "variant_color", "variant_order", "ema", "moving_average", "smooth", "SMOOTHERS", "RunSeries",
     "series_from_events", "loss_figure", "eval_figure", "results_bar", "pretraining_step",
     "pretraining_figure", "length_histogram", "class_balance", "symbol_frequency", "input_embeddings",
     "pca_2d", "embedding_projection",
@@ -40,6 +40,12 @@ VARIANT_COLORS = {
 _EXTRA = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd")
 SMOOTHERS = ("ema", "moving average", "none")
 _LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+
+
+def variant_order(label: str) -> tuple[int, str]:
+    """Sort key that lists variants in the paper's order (pretrained, re-emb, rand, unused, shifts ...)."""
+    order = ["pretrained", "re-emb", "rand", "unused", *[k for k in VARIANT_COLORS if "+" in k]]
+    return (order.index(label) if label in order else len(order), label)
 
 
 def variant_color(label: str) -> str:

@@ -55,7 +55,7 @@ st.info(p.basis, icon=":material/info:")
 left, right = st.columns([2, 3])
 with left:
     st.subheader("The table")
-    st.dataframe(p.table, hide_index=True, key="mapping-tableview", height=320)
+    st.dataframe(p.table, hide_index=True, key="mapping-tableview")
 with right:
     st.subheader("A sample, both alphabets")
     st.number_input("sample seed", 0, 10_000, key="mapping-sample")

@@ -47,7 +47,8 @@ if demos:  # groups() lists the newest first
                  query_params={"group": demos[0]})
 
 st.subheader("Do it on your own data")
-steps = [("datasets", "1. Pick a dataset, or upload your own"), ("mapping", "2. See how its symbols become BERT tokens"),
+steps = [("datasets", "1. Pick a dataset, or upload your own"),
+         ("mapping", "2. See how its symbols become BERT tokens"),
          ("train", "3. Launch a comparison of variants and seeds"), ("runs", "4. Watch the runs train, live"),
          ("results", "5. Compare the results with the paper's")]
 for page, text in steps:

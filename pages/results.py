@@ -2,6 +2,7 @@
 
 import json
 
+import pandas as pd
 import streamlit as st
 
 from disc_core import plots
@@ -29,7 +30,8 @@ name = shared_selectbox("Dataset", datasets, "dataset", key="results-dataset")
 groups = sorted({r["group"] for r in results if r["dataset"] == name})
 chosen = st.multiselect("Run groups", groups, default=groups, key=f"results-groups-{name}",
                         help="the runs of every chosen group are pooled")
-rows = [r for r in results if r["dataset"] == name and r["group"] in chosen]
+rows = sorted((r for r in results if r["dataset"] == name and r["group"] in chosen),
+              key=lambda r: (plots.variant_order(r["label"]), r["seed"]))
 if not rows:
     st.info("Pick at least one run group.")
     st.stop()
@@ -39,18 +41,20 @@ task, which = PAPER_TASKS.get(name, (None, None))
 left, right = st.columns([3, 2])
 with left:
     st.subheader("This reproduction")
-    shown = table[["variant", "metric", "mean", "std", "n", "paper"]].rename(
-        columns={"n": "runs", "paper": f"paper ({which})" if which else "paper"})
-    st.dataframe(shown, hide_index=True, key="results-table",
-                 column_config={"mean": st.column_config.NumberColumn(format="%.4f"),
-                                "std": st.column_config.NumberColumn(format="%.4f")})
+    paper_col = f"paper ({which})" if which else "paper"
+    st.table(pd.DataFrame({
+        "variant": table["variant"], "metric": table["metric"],
+        "mean ± std": [f"{m:.4f} ± {s:.4f}" if n > 1 else f"{m:.4f}" for m, s, n in
+                       zip(table["mean"], table["std"], table["n"])],
+        "runs": table["n"], paper_col: [p if p is not None and p == p else "n/a" for p in table["paper"]]}
+    ).set_index("variant"))
     st.plotly_chart(plots.results_bar(table), key="results-bar")
 with right:
     st.subheader(f"The paper: {task} ({which})" if task else "The paper")
     paper = paper_row(name)
     if paper:
-        st.dataframe([{"variant": k, "reported": v if v is not None else "n/a"} for k, v in paper.items()],
-                     hide_index=True, key="results-paper")
+        st.table(pd.DataFrame({"variant": list(paper), "reported": [v if v is not None else "n/a"
+                                                                     for v in paper.values()]}).set_index("variant"))
         st.caption("n/a: not yet transcribed from the paper and checked (assets/paper_results.json).")
     else:
         st.caption("The paper does not report this dataset (a built-in or your own): compare the variants "
@@ -72,6 +76,8 @@ a.download_button("CSV", table.to_csv(index=False), f"{name}-results.csv", "text
 b.download_button("JSON", json.dumps({"summary": json.loads(table.to_json(orient="records")), "runs": rows},
                                      indent=2), f"{name}-results.json", "application/json", key="results-json")
 c.download_button("Markdown", to_markdown(table), f"{name}-results.md", "text/markdown", key="results-md")
+with st.expander("Every run"):
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="results-runs")
 
 fig3 = plots.pretraining_figure(rows)
 if fig3 is not None:

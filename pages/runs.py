@@ -6,7 +6,7 @@ import streamlit as st
 
 from disc_core import plots
 from disc_core.runstore import effective_events
-from ui.common import PAGES, fmt_duration, remembered, run_store, shared_selectbox, show_error
+from ui.common import PAGES, dataset_infos, fmt_duration, remembered, run_store, shared_selectbox, show_error
 
 ACTIVE = ("queued", "running")
 REFRESH_S = 2.0
@@ -28,7 +28,7 @@ if wanted and wanted not in groups:
     st.warning(f"There is no run group {wanted!r} in this run store; showing the latest instead.")
 group = shared_selectbox("Run group", groups, "group", key="runs-group")
 
-c1, c2, c3, c4, c5 = st.columns([2, 2, 1, 1, 2])
+c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 1, 1])
 smoothing = c1.radio("Smoothing", plots.SMOOTHERS, key="runs-smoothing", horizontal=True)
 if smoothing == "ema":
     amount = c2.slider("EMA weight", 0.0, 0.99, 0.6, key="runs-ema")
@@ -47,7 +47,8 @@ def _status_line(r) -> str:
     eta = f" · ETA {fmt_duration(r.eta_s)}" if r.status == "running" and r.eta_s is not None else ""
     score = (f" · test {r.results['metric']} {r.results['score']:.4f}"
              if r.status == "finished" and r.results else "")
-    return f"**{r.label}** seed {r.seed} — {r.status} · step {prog}{loss}{eta}{score}"
+    note = f" · _{r.note}_" if r.note else ""
+    return f"**{r.label}** seed {r.seed} — {r.status} · step {prog}{loss}{eta}{score}{note}"
 
 
 def events(run_id: str) -> list[dict]:
@@ -58,11 +59,13 @@ def events(run_id: str) -> list[dict]:
 
 
 def draw(group: str) -> None:
-    runs = sorted(store.list(group=group), key=lambda r: (r.label, r.seed))
+    runs = sorted(store.list(group=group), key=lambda r: (plots.variant_order(r.label), r.seed))
     series = [plots.series_from_events(f"{r.label} s{r.seed}", r.label, events(r.id)) for r in runs]
     left, right = st.columns([3, 2])
     left.plotly_chart(plots.loss_figure(series, smoothing, amount, log_y, x), key="runs-loss")
-    metrics = sorted({m for s in series for m in s.evals if m not in ("n", "loss")}) + ["loss"]
+    info = dataset_infos().get(runs[0].dataset) if runs else None  # its paper metric comes first
+    metrics = list(dict.fromkeys(([info.metric] if info else []) + sorted(m for s in series for m in s.evals
+                                                                          if m != "n") + ["loss"]))
     metric = right.selectbox("validation metric", metrics, key="runs-metric")
     right.plotly_chart(plots.eval_figure(series, metric, x), key="runs-eval")
     for r in runs:

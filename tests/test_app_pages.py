@@ -219,8 +219,9 @@ def test_train_launch_creates_runs_that_runs_and_results_pages_show(tiny_model, 
 
     at.switch_page("pages/results.py").run()
     assert not at.exception, at.exception
-    table = at.dataframe[0].value
-    assert sorted(table["variant"]) == ["pretrained", "rand"] and list(table["runs"]) == [1, 1]
+    table = at.table[0].value
+    assert sorted(table.index) == ["pretrained", "rand"] and list(table["runs"]) == [1, 1]
+    assert len(at.dataframe[0].value) == 2  # every run, in the expander
     assert [b.label for b in at.get("download_button")] == ["CSV", "JSON", "Markdown"]
 
 
