@@ -14,7 +14,7 @@ from typing import Callable
 
 from .errors import DiscError
 
-__all__ = ["main", "command", "COMMANDS"]
+__all__ = ["main", "command", "COMMANDS", "print_table"]
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -30,7 +30,7 @@ def command(name: str, help: str):
     return deco
 
 
-def _print_table(rows: list[dict], columns: list[str] | None = None) -> None:
+def print_table(rows: list[dict], columns: list[str] | None = None) -> None:
     if not rows:
         print("(none)")
         return
@@ -73,7 +73,7 @@ def _datasets(p: argparse.ArgumentParser):
         if args.json:
             print(json.dumps(rows, indent=2))
         else:
-            _print_table(rows)
+            print_table(rows)
         return 0
 
     return run
@@ -95,7 +95,7 @@ def _models(p):
             print(f"model_type={cfg.model_type} layers={getattr(cfg, 'num_hidden_layers', '?')} "
                   f"hidden={getattr(cfg, 'hidden_size', '?')} vocab={cfg.vocab_size}")
             return 0
-        _print_table([{"model": k, "about": v} for k, v in KNOWN_MODELS.items()])
+        print_table([{"model": k, "about": v} for k, v in KNOWN_MODELS.items()])
         print("\nAny BERT-family model also works by local folder or hub id (--model REF).")
         return 0
 
@@ -121,7 +121,8 @@ def _load_command_modules() -> None:
     """Modules that add commands of their own (kept beside the code they drive)."""
     import importlib
 
-    for mod in ("disc_core.mapping_cli", "disc_core.data.cli", "disc_core.experiment_cli", "disc_core.runs_cli"):
+    for mod in ("disc_core.mapping_cli", "disc_core.data.cli", "disc_core.experiment_cli", "disc_core.runs_cli",
+                "disc_core.reproduce_cli"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:

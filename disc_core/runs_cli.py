@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 
-from .cli import _print_table, command
+from .cli import print_table, command
 
 __all__: list[str] = []
 
@@ -65,7 +65,7 @@ def _runs(p):
             if args.json:
                 print(json.dumps([r.to_dict() for r in runs], indent=2, default=str))
             else:
-                _print_table([_row(r) for r in runs])
+                print_table([_row(r) for r in runs])
             return 0
         if args.action == "show":
             r = store.get(args.id)

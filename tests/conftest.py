@@ -11,16 +11,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session gets its own cache (downloads, parsed corpora) and run store.
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory):
+    """The test session gets its own cache (downloads, parsed corpora) and run store.
 
-    The music21 corpus parse is cached in a session-wide folder so it happens once per test run.
+    Session-scoped, so module-scoped fixtures see it too; parsed music corpora are cached once per
+    test run. Tests that need a private store or cache monkeypatch the variables themselves.
     """
-    base = tmp_path_factory.getbasetemp() / "disc_cache"
-    base.mkdir(exist_ok=True)
-    monkeypatch.setenv("DISC_CACHE_DIR", str(base))
-    monkeypatch.setenv("DISC_RUNS_DIR", str(tmp_path_factory.getbasetemp() / "runs"))
+    saved = {k: os.environ.get(k) for k in ("DISC_CACHE_DIR", "DISC_RUNS_DIR")}
+    base = tmp_path_factory.getbasetemp()
+    os.environ["DISC_CACHE_DIR"] = str(base / "disc_cache")
+    os.environ["DISC_RUNS_DIR"] = str(base / "runs")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import _print_table, command
+from ..cli import print_table, command
 
 
 @command("download", "fetch the paper's published data files into the per-user cache (sha256 checked)")
@@ -31,7 +31,7 @@ def _download(p: argparse.ArgumentParser):
                     for n, fs in DOWNLOADS.items()]
             rows += [{"name": n, "files": "-", "MB": "-", "here": "-", "source": why.split(";")[0]}
                      for n, why in NO_PUBLIC_COPY.items()]
-            _print_table(rows)
+            print_table(rows)
             print(f"\ndestination: {dest}")
             return 0
         names = list(DOWNLOADS) if args.all else args.names
