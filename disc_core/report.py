@@ -1,0 +1,443 @@
+"""The reproduction report: tables beside the paper's numbers, ordering tests, figures, hardware, commands.
+
+:func:`write_report` reads the run folders a :class:`~disc_core.reproduce.Plan` wrote under ``root``
+(nothing is re-run) and writes a Markdown file plus PNG figures drawn with matplotlib (Agg):
+
+- ``loss_<study>_<dataset>.png``  training loss per variant, mean over seeds with a min-max band (Figure 2)
+- ``pretrain_steps_<dataset>.png`` test metric against pre-training steps, step 0 included (Figure 3)
+
+Every number in the report comes from a ``results.json``; cells of the plan that have not finished are
+listed as missing, never filled in. :func:`study_tables` gives the same tables as DataFrames (for the
+dashboard).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .compare import cell_dir, collect_results, paired_test, summarize
+from .experiment import read_metrics
+from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
+
+__all__ = ["write_report", "study_tables", "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
+           "pretrain_step_results", "hardware", "verdict"]
+
+_COLORS = {"pretrained": "C0", "rand": "C3", "re-emb": "C2", "unused": "C1", "pretrained+shift": "C9",
+           "rand+shift": "C6", "pretrained+random-shift": "C4", "rand+random-shift": "C5"}
+
+
+# --------------------------------------------------------------------------------------------- data
+def _load_cells(study_root: Path) -> list[dict]:
+    return collect_results(study_root) if study_root.exists() else []
+
+
+def pretrain_step_results(root: str | Path) -> tuple[list[dict], list[dict]]:
+    """(results with a ``pretrain_step`` key, the checkpoint list) of the ``pretrain-steps`` study."""
+    from .pretrain import read_checkpoints
+
+    base = Path(root) / "pretrain-steps"
+    out = []
+    for d in sorted((base / "runs").glob("step_*")):
+        step = int(d.name.split("_", 1)[1])
+        for r in collect_results(d):
+            out.append({**r, "pretrain_step": step})
+    return out, read_checkpoints(base / "checkpoints")
+
+
+def verdict(t: dict | None) -> str:
+    """'holds' (95% CI above 0), 'not significant' (right direction), 'reversed' / 'reversed (significant)'."""
+    if t is None:
+        return "n/a (fewer than 2 paired seeds)"
+    if t["holds"]:
+        return "holds"
+    if t["direction_ok"]:
+        return "not significant"
+    if t["mean_diff"] == 0:
+        return "no difference"
+    return "reversed (significant)" if t["ci95"][1] < 0 else "reversed, not significant"
+
+
+def ordering_table(results: list[dict], pairs: list[tuple[str, str]], close: list[tuple[str, str]] = ()) -> pd.DataFrame:
+    """One row per (dataset, better > worse) pair: paired mean difference, 95% CI, one-sided p, verdict.
+
+    ``close`` pairs (the paper's "unused is close to rand") are tested two-sided: "close" when the 95%
+    CI of the difference contains 0.
+    """
+    rows = []
+    for ds in dict.fromkeys(r["dataset"] for r in results):
+        rs = [r for r in results if r["dataset"] == ds]
+        labels = {r["label"] for r in rs}
+        for better, worse in pairs:
+            if better in labels and worse in labels:
+                t = paired_test(rs, better, worse)
+                rows.append(_test_row(ds, f"{better} > {worse}", t, verdict(t)))
+        for a, b in close:
+            if a in labels and b in labels:
+                t = paired_test(rs, a, b)
+                v = "n/a (fewer than 2 paired seeds)" if t is None else (
+                    "close (CI contains 0)" if t["ci95"][0] <= 0 <= t["ci95"][1] else "differs")
+                rows.append(_test_row(ds, f"{a} ≈ {b}", t, v))
+    return pd.DataFrame(rows, columns=["dataset", "paper's claim", "seeds", "mean diff", "95% CI", "p (one-sided)",
+                                       "verdict"])
+
+
+def _test_row(ds, claim, t, v) -> dict:
+    if t is None:
+        return {"dataset": ds, "paper's claim": claim, "seeds": 0, "mean diff": "", "95% CI": "",
+                "p (one-sided)": "", "verdict": v}
+    return {"dataset": ds, "paper's claim": claim, "seeds": t["n"], "mean diff": f"{t['mean_diff']:+.4f}",
+            "95% CI": f"[{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}]", "p (one-sided)": f"{t['p_value']:.3f}",
+            "verdict": v}
+
+
+def study_tables(root: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
+    """``{study: {"summary": DataFrame, "orderings": DataFrame}}`` of the finished cells under ``root``."""
+    root = Path(root)
+    out = {}
+    for study, pairs, close in (("non-text", PAPER_ORDERINGS["non-text"], [("unused", "rand")]),
+                                ("text", PAPER_ORDERINGS["text"], []),
+                                ("text-1pct", PAPER_ORDERINGS["text"][:2], [])):
+        res = _load_cells(root / study)
+        if res:
+            pairs = [("pretrained", "rand"), *pairs]
+            out[study] = {"summary": summarize(res), "orderings": ordering_table(res, pairs, close),
+                          "results": res}
+    res, ckpts = pretrain_step_results(root)
+    if res:
+        df = pd.DataFrame([{"dataset": r["dataset"], "step": r["pretrain_step"], "score": r["score"],
+                            "metric": r["metric"], "seed": r["seed"]} for r in res])
+        g = df.groupby(["dataset", "metric", "step"])["score"]
+        summ = g.agg(mean="mean", std=lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0,
+                     n="count").reset_index()
+        loss = {c["step"]: c.get("mlm_loss") for c in ckpts}
+        summ["mlm_loss"] = [loss.get(s) for s in summ["step"]]
+        out["pretrain-steps"] = {"summary": summ, "results": res, "checkpoints": ckpts}
+    return out
+
+
+# -------------------------------------------------------------------------------------------- figures
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _smooth(y: np.ndarray, k: int) -> np.ndarray:
+    if k <= 1 or len(y) < k:
+        return y
+    c = np.convolve(y, np.ones(k) / k, mode="valid")
+    return np.concatenate([np.full(k - 1, np.nan), c])
+
+
+def loss_curve_figure(curves: dict[str, list[list[tuple[int, float]]]], title: str, path: str | Path,
+                      smooth: int | None = None) -> Path:
+    """Training loss against steps per variant: mean over seeds, band = min..max over seeds.
+
+    ``curves`` maps a variant label to one ``[(step, loss), ...]`` list per seed.
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for label, runs in curves.items():
+        runs = [r for r in runs if r]
+        if not runs:
+            continue
+        n = min(len(r) for r in runs)
+        steps = np.array([s for s, _ in runs[0][:n]])
+        Y = np.array([[l for _, l in r[:n]] for r in runs])  # (seeds, steps)
+        k = smooth or max(1, n // 15)
+        Y = np.array([_smooth(y, k) for y in Y])
+        c = _COLORS.get(label)
+        ax.plot(steps, np.nanmean(Y, axis=0), label=f"{label} ({len(runs)} seeds)", color=c, lw=1.6)
+        if len(runs) > 1:
+            ax.fill_between(steps, np.nanmin(Y, axis=0), np.nanmax(Y, axis=0), color=c, alpha=0.18, lw=0)
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("training loss" + (f" (moving average)" if (smooth or 2) > 1 else ""))
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Test metric (mean ± std over seeds) against pre-training steps on a symlog axis (step 0 shown);
+    a second panel shows the MLM loss of each checkpoint when known."""
+    plt = _plt()
+    has_loss = "mlm_loss" in summary and summary["mlm_loss"].notna().any()
+    fig, axes = plt.subplots(1, 2 if has_loss else 1, figsize=(9.6 if has_loss else 5.6, 3.8), dpi=110)
+    axes = np.atleast_1d(axes)
+    s = summary.sort_values("step")
+    steps = s["step"].to_numpy(dtype=float)
+    nz = steps[steps > 0]
+    lin = float(nz.min()) if len(nz) else 1.0
+    ax = axes[0]
+    ax.errorbar(steps, s["mean"], yerr=s["std"], marker="o", capsize=3, color="C0")
+    ax.set_xscale("symlog", linthresh=lin)
+    ax.set_xlabel("pre-training steps (symlog; 0 = random initialisation)")
+    ax.set_ylabel(f"test {s['metric'].iloc[0]} after fine-tuning")
+    ax.set_title(title or "Fine-tuned metric against pre-training steps", fontsize=10)
+    ax.grid(alpha=0.3)
+    if has_loss:
+        m = s[s["mlm_loss"].notna()]
+        axes[1].plot(m["step"], m["mlm_loss"], marker="o", color="C1")
+        axes[1].set_xscale("symlog", linthresh=lin)
+        axes[1].set_xlabel("pre-training steps")
+        axes[1].set_ylabel("MLM training loss (last 20 steps)")
+        axes[1].set_title("Pre-training progress", fontsize=10)
+        axes[1].grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _curves(study_root: Path, dataset: str) -> dict[str, list[list[tuple[int, float]]]]:
+    curves: dict[str, list] = {}
+    for d in sorted((study_root / dataset).glob("*/seed*")):
+        if not (d / "results.json").exists():
+            continue
+        ev = [(e["step"], e["loss"]) for e in read_metrics(d) if e.get("kind") == "step"]
+        curves.setdefault(d.parent.name, []).append(ev)
+    order = list(_COLORS)
+    return dict(sorted(curves.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
+
+
+# ------------------------------------------------------------------------------------------- hardware
+def hardware(results: list[dict] | None = None) -> dict:
+    """What ran the report: platform, CPU count, torch, device, and the runs' measured speed."""
+    import torch
+
+    hw = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+          "cpu_count": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+          "torch_threads": torch.get_num_threads(),
+          "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
+    try:
+        hw["load_average"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        pass
+    if results:
+        hw["devices_used"] = ", ".join(sorted({str(r.get("device")) for r in results}))
+        hw["compute_hours"] = sum(r.get("wall_time_s", 0) for r in results) / 3600
+    return hw
+
+
+# --------------------------------------------------------------------------------------------- writer
+def _fmt(m: float, s: float, n: int) -> str:
+    return f"{m:.4f} ± {s:.4f}" if n > 1 else f"{m:.4f}"
+
+
+def _md(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(str(r[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def _summary_md(summ: pd.DataFrame) -> str:
+    rows = []
+    for _, r in summ.iterrows():
+        paper = r.get("paper")
+        rows.append({"dataset": r["dataset"], "paper's task": PAPER_TASKS.get(r["dataset"], ("(not in the paper)",))[0],
+                     "variant": r["variant"], "metric": r["metric"], "ours: mean ± std": _fmt(r["mean"], r["std"], r["n"]),
+                     "seeds": r["n"],
+                     "paper": "n/a" if paper is None or (isinstance(paper, float) and math.isnan(paper)) else paper})
+    return _md(pd.DataFrame(rows))
+
+
+def _missing(plan, root: Path) -> list[str]:
+    from .reproduce import task_configs, task_root
+
+    out = []
+    for t in plan.tasks:
+        if t.study == "pretrain-steps":
+            res, ckpts = pretrain_step_results(root)
+            want = len(ckpts or t.checkpoints or t.pretrain.checkpoint_fractions) * len(t.seeds)
+            have = sum(1 for r in res if r["dataset"] == t.dataset)
+            if have < want:
+                out.append(f"`{t.key}`: {have} of {want} fine-tuning runs finished")
+            continue
+        cfgs = task_configs(t, plan.model)
+        done = [c for c in cfgs if (cell_dir(task_root(root, t), c) / "results.json").exists()]
+        if len(done) < len(cfgs):
+            missing = [f"{c.label}/seed{c.seed}" for c in cfgs if c not in done]
+            short = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+            out.append(f"`{t.key}`: {len(done)} of {len(cfgs)} cells finished; missing {short}")
+    return out
+
+
+def _findings(tables: dict) -> list[str]:
+    """Plain sentences computed from the numbers (the report's discussion starts from these)."""
+    out = []
+    for study in ("non-text", "text", "text-1pct"):
+        if study not in tables:
+            continue
+        o = tables[study]["orderings"]
+        for claim in dict.fromkeys(o["paper's claim"]):
+            sub = o[o["paper's claim"] == claim]
+            n = len(sub)
+            if "≈" in claim:
+                k = int((sub["verdict"].str.startswith("close")).sum())
+                out.append(f"{study}: `{claim}`: close on {k} of {n} datasets.")
+            else:
+                h = int((sub["verdict"] == "holds").sum())
+                ns = int((sub["verdict"] == "not significant").sum())
+                rv = int(sub["verdict"].str.startswith("reversed").sum())
+                nd = int((sub["verdict"] == "no difference").sum())
+                out.append(f"{study}: `{claim}`: holds on {h}, same direction but not significant on {ns}, "
+                           f"reversed on {rv}" + (f", no difference on {nd}" if nd else "") + f" of {n} datasets.")
+    if "pretrain-steps" in tables:
+        s = tables["pretrain-steps"]["summary"].sort_values("step")
+        for ds, g in s.groupby("dataset"):
+            first, last = g.iloc[0], g.iloc[-1]
+            gain = last["mean"] - first["mean"]
+            if len(g) > 2 and abs(gain) > 1e-9:
+                reach = g[g["mean"] - first["mean"] >= 0.9 * gain] if gain > 0 else g.iloc[-1:]
+                at = int(reach["step"].iloc[0])
+                out.append(f"pretrain-steps ({ds}): step 0 gives {first['mean']:.4f}, the last checkpoint (step "
+                           f"{int(last['step'])}) {last['mean']:.4f}; 90% of that gain is reached at step {at} "
+                           f"({100 * at / max(1, last['step']):.0f}% of the pre-training steps).")
+            else:
+                out.append(f"pretrain-steps ({ds}): step 0 {first['mean']:.4f}, last {last['mean']:.4f}.")
+    return out
+
+
+def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: str | Path,
+                 commands: list[str] | None = None, discussion: str | None = None) -> Path:
+    """Write the Markdown report of ``plan``'s finished runs under ``root`` and its figures."""
+    from .reproduce import STUDIES, estimate_seconds, task_root
+
+    root, report_path, figures_dir = Path(root), Path(report_path), Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(figures_dir, report_path.parent)
+    tables = study_tables(root)
+    all_res = [r for t in tables.values() for r in t["results"]]
+    hw = hardware(all_res)
+    L = [f"# Reproducing Kao & Lee (2021) with disc_core: profile `{plan.profile}`", "",
+         f"> {CITATION}", "",
+         "Every number below comes from a run folder written by this tool's own commands; nothing is copied in "
+         "by hand. The paper's own numbers are shown where `assets/paper_results.json` has them transcribed, "
+         "and as n/a where not (they could not be checked against the PDF offline, so none is invented).", "",
+         f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} from `{root}`.", "",
+         "## How to regenerate", "", "```bash"]
+    L += commands or [f"python -m disc_core reproduce --profile {plan.profile} --root {root}"]
+    L += ["```", "",
+          "The command is resumable: every finished cell (`<root>/<study>/<dataset>/<variant>/seed<N>/results.json`) "
+          "is reused, so it can run in pieces and be stopped at any time (only the cell in progress is lost). "
+          "`--report-only` rewrites this file and the figures from whatever has finished.", "",
+          "## Hardware and budget", "",
+          f"- Model: `{plan.model}`. {plan.about}",
+          f"- Machine: {hw['platform']}, {hw['processor']}, {hw['cpu_count']} CPU cores, CUDA: {hw['cuda']}; "
+          f"Python {hw['python']}, torch {hw['torch']}.",
+          ]
+    if "compute_hours" in hw:
+        L.append(f"- Runs in this report used {hw['compute_hours']:.2f} h of wall-clock time on device(s) "
+                 f"{hw['devices_used']}.")
+    L += ["", "| task | variants | seeds | estimated idle-CPU minutes | budget (differs from the paper's) |",
+          "|---|---|---|---|---|"]
+    for t in plan.tasks:
+        L.append(f"| `{t.key}` | {', '.join(t.variants)} | {len(t.seeds)} | {estimate_seconds(t, plan.model) / 60:.0f} "
+                 f"| {t.why} |")
+    L.append("")
+    missing = _missing(plan, root)
+    L += ["## What has not finished", ""]
+    L += [f"- {m}" for m in missing] if missing else ["Every cell of the plan has finished."]
+    L.append("")
+    # data splits, from the finished runs' own config.json
+    L += ["## Data and splits", ""]
+    seen = set()
+    for d in sorted(root.glob("*/*/*/seed*/config.json")) + sorted(root.glob("pretrain-steps/runs/*/*/*/seed*/config.json")):
+        info = json.loads(d.read_text(encoding="utf-8"))["resolved"]["dataset"]
+        if info["name"] in seen:
+            continue
+        seen.add(info["name"])
+        sz = info["sizes"]
+        L.append(f"- **{info['name']}** ({info['discipline']}, {info['metric']}; train/validation/test "
+                 f"{sz['train']}/{sz['validation']}/{sz['test']}): " + "; ".join(info.get("notes") or [info["source"]]))
+    L.append("")
+    paper_note = "Paper: the paper's bert-base-uncased number (n/a = not transcribed)."
+    for study in ("non-text", "text", "text-1pct"):
+        title, where = STUDIES[study]
+        L += [f"## {title} (the paper's {where})", ""]
+        if study not in tables:
+            L += ["No finished runs yet.", ""]
+            continue
+        t = tables[study]
+        L += [_summary_md(t["summary"]), "", paper_note, "",
+              "Ordering checks, paired by seed (mean difference of the metric, 95% t interval, one-sided paired "
+              "t-test p). *holds* = the interval lies above 0; *not significant* = right direction, interval "
+              "contains 0; *no difference* = identical scores; *reversed* = wrong direction.", "", _md(t["orderings"]), ""]
+        for ds in dict.fromkeys(r["dataset"] for r in t["results"]):
+            curves = _curves(root / study, ds)
+            if not curves:
+                continue
+            name = f"loss_{study}_{ds}.png"
+            loss_curve_figure(curves, f"{ds}: training loss ({study}, {plan.model})", figures_dir / name)
+            L += [f"![training loss on {ds}]({rel}/{name})", ""]
+    L += ["## Pre-training steps (the paper's Figure 3)", ""]
+    if "pretrain-steps" in tables:
+        p = tables["pretrain-steps"]
+        s = p["summary"].sort_values(["dataset", "step"])
+        rows = [{"dataset": r["dataset"], "pre-training step": int(r["step"]),
+                 "MLM loss": "" if r["mlm_loss"] is None or r["mlm_loss"] != r["mlm_loss"] else f"{r['mlm_loss']:.3f}",
+                 "metric": r["metric"], "mean ± std": _fmt(r["mean"], r["std"], r["n"]), "seeds": r["n"]}
+                for _, r in s.iterrows()]
+        ck = root / "pretrain-steps" / "checkpoints" / "checkpoints.json"
+        if ck.exists():
+            L += [f"Pre-training corpus: {json.loads(ck.read_text(encoding='utf-8')).get('corpus', '?')}.", ""]
+        L += [_md(pd.DataFrame(rows)), ""]
+        for ds, g in s.groupby("dataset"):
+            name = f"pretrain_steps_{ds}.png"
+            pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps")
+            L += [f"![metric against pre-training steps]({rel}/{name})", ""]
+    else:
+        L += ["No finished runs yet.", ""]
+    L += ["## Findings (computed from the tables above)", ""]
+    L += [f"- {f}" for f in _findings(tables)] or ["- none yet"]
+    L += ["", "## Discussion: where and why this differs from the paper", ""]
+    L += [discussion or _DEFAULT_DISCUSSION, ""]
+    report_path.write_text("\n".join(L), encoding="utf-8")
+    return report_path
+
+
+_DEFAULT_DISCUSSION = """\
+- **Model size.** The paper fine-tunes bert-base-uncased (12 layers, hidden 768, 110M parameters). The laptop
+  profile uses the bundled all-MiniLM-L6-v2 (6 layers, hidden 384, 22M parameters), distilled from a larger
+  model and then trained as a sentence encoder: its pretrained weights are a different starting point.
+- **Step budget.** The paper trains for full epochs at learning rate 1e-5 with early stopping. Here every task
+  gets tens of optimiser steps (see the budget table) at learning rate 1e-4; absolute scores are far below
+  what the models reach when trained to convergence, and differences between variants measure how fast each
+  initialisation learns (the paper's Figure 2 view) more than where it ends.
+- **Data splits.** Several of the paper's training files have no public copy here: the histone marks use the
+  GUE/EMP `dev.csv` split 85/15 into train/validation with `test.csv` as test (1.3k-2.4k training sequences
+  instead of ~12k), and DeepLoc trains on its published validation set (1.4k proteins) and tests on the
+  published test set. Long inputs are truncated to 128 tokens in the laptop profile. Text test sets are the
+  GLUE dev sets (GLUE's test labels are hidden), as in the paper, and sampled down to 500 examples here.
+- **Seeds.** With 2-3 seeds the confidence intervals are wide: "not significant" mostly means "too few seeds
+  to tell", not "no effect".
+- **The pre-training-steps study** pre-trains a 2-layer BERT on ~87k GLUE sentences for minutes, not
+  bert-base on Wikipedia for days; it shows whether the *shape* of the paper's curve (most of the gain early)
+  appears at small scale, not the paper's numbers. With network access, `--checkpoints
+  google/multiberts-seed_0-step_0k ... step_2000k` fine-tunes the real MultiBERTs checkpoints instead.
+- **Reproducing at the paper's scale** needs a GPU: `python -m disc_core reproduce --profile gpu` uses
+  bert-base-uncased (downloaded once from the hub, or a local copy via `--model FOLDER`), learning rate
+  1e-5, 3 epochs, max_length 512, 3 seeds; roughly a day of one modern GPU for all tasks.
+"""

@@ -1,0 +1,359 @@
+"""Reproduce Kao & Lee (2021) with this tool's own commands: a declarative plan of runs, and its report.
+
+A *plan* is an ordered list of :class:`Task` s, each one dataset of one *study*:
+
+``non-text``        Table 2: variants pretrained / rand / re-emb / unused on DNA, protein and music tasks
+``text``            Table 1 + appendix: GLUE with token shift 1000 and a random shift, pretrained vs rand,
+                    and re-emb on unshifted text
+``text-1pct``       the appendix's low-resource setting: the same on 1% of each GLUE training set
+``pretrain-steps``  Figure 3: fine-tune checkpoints taken along pre-training (:mod:`disc_core.pretrain`)
+
+:data:`PROFILES` holds three plans: ``quick`` (a tiny model, built-in data, minutes: what the tests
+run), ``laptop`` (the bundled MiniLM, about three hours of a 2-core CPU: steps and sequence lengths
+shrunk, each shrink said in :attr:`Task.why`) and ``gpu`` (bert-base-uncased with the paper's
+budget). :func:`run_plan` runs the tasks in order into ``root/<study>/<dataset>/<label>/seed<N>``
+through :func:`disc_core.compare.run_comparison`, which reuses every finished cell: a plan runs in
+pieces, and stopping it loses at most the cell in progress. :mod:`disc_core.report` writes the report.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .compare import cell_dir, run_comparison
+from .config import RunConfig, parse_variant
+from .errors import ConfigError
+from .pretrain import PretrainConfig, checkpoints_from_refs, pretrain_mlm, read_checkpoints
+
+__all__ = ["Task", "Plan", "PROFILES", "STUDIES", "build_plan", "task_configs", "estimate_seconds",
+           "run_plan", "task_root", "pretrain_checkpoints", "NON_TEXT_VARIANTS", "TEXT_VARIANTS"]
+
+#: study name -> (title, the paper's table or figure)
+STUDIES = {
+    "non-text": ("Non-text transfer", "Table 2"),
+    "text": ("Token shifting on text", "Table 1 and appendix"),
+    "text-1pct": ("Token shifting on text, 1% of the training data", "appendix"),
+    "pretrain-steps": ("Pre-training steps", "Figure 3"),
+}
+NON_TEXT_VARIANTS = ("pretrained", "rand", "re-emb", "unused")
+TEXT_VARIANTS = ("pretrained", "rand", "re-emb", "pretrained+shift", "rand+shift",
+                 "pretrained+random-shift", "rand+random-shift")
+TEXT_1PCT_VARIANTS = ("pretrained", "rand", "pretrained+shift", "rand+shift")
+
+#: Rough tokens per example after WordPiece + [CLS]/[SEP] (before truncation); for the time estimate only.
+TYPICAL_TOKENS = {"splice": 62, "splice-synthetic": 62, "h3": 502, "h4": 502, "h3k9ac": 502, "deeploc": 512,
+                  "maestro": 130, "composers": 130, "amp-uniprot": 40, "amp-tm": 40, "sst2": 25,
+                  "cola": 13, "stsb": 32, "mrpc": 55, "rte": 75}
+#: Training-set sizes, for the estimate of epoch-based budgets only.
+TRAIN_SIZES = {"splice": 2871, "splice-synthetic": 2700, "h3": 1273, "h4": 1242, "h3k9ac": 2362,
+               "deeploc": 1428, "maestro": 6222, "composers": 1132, "amp-uniprot": 4160, "amp-tm": 330,
+               "sst2": 60614, "cola": 7696, "stsb": 5174, "mrpc": 3302, "rte": 2241}
+#: Validation + test sizes, for the estimate only.
+EVAL_SIZES = {"splice": 319, "splice-synthetic": 300, "h3": 1721, "h4": 1680, "h3k9ac": 3196, "deeploc": 3018,
+              "maestro": 1673, "composers": 331, "amp-uniprot": 1040, "amp-tm": 82, "sst2": 7607, "cola": 1898,
+              "stsb": 2075, "mrpc": 774, "rte": 526}
+#: Measured: the bundled MiniLM, batch 32 of 62 tokens, one optimiser step on an idle 2-core CPU.
+SECONDS_PER_UNIT = 1.0
+
+
+@dataclass
+class Task:
+    """One dataset of one study: its variants, seeds and the RunConfig fields that differ from the recipe.
+
+    ``why`` says why the budget differs from the paper's; the report prints it. For the
+    ``pretrain-steps`` study, ``pretrain`` is the MLM pre-training to run (or None when
+    ``checkpoints`` lists existing checkpoints, e.g. MultiBERTs hub ids) and ``variants`` is
+    ``("pretrained",)``: each checkpoint is fine-tuned as is.
+    """
+
+    study: str
+    dataset: str
+    variants: tuple[str, ...]
+    seeds: tuple[int, ...]
+    overrides: dict = field(default_factory=dict)
+    why: str = ""
+    pretrain: PretrainConfig | None = None
+    checkpoints: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.study}/{self.dataset}"
+
+
+@dataclass
+class Plan:
+    profile: str
+    model: str
+    tasks: list[Task]
+    about: str = ""
+    corpus: str | None = None
+
+
+def _laptop(scale: float = 1.0) -> tuple[list[Task], str]:
+    """The laptop plan; ``scale`` < 1 shrinks every step budget (the ``mini`` profile)."""
+    nt, seeds = NON_TEXT_VARIANTS, (0, 1, 2)
+    base = {"learning_rate": 1e-4, "num_threads": 2}
+
+    def steps(n: int, **kw) -> dict:
+        n = max(8, int(round(n * scale)))
+        return {**base, "max_steps": n, "eval_steps": max(1, n // 4), **kw}
+
+    def n_(k: int) -> int:
+        return max(8, int(round(k * scale)))
+
+    long_ = f"{n_(40)} steps at max_length 128 (a step costs ~2x a Splice step)"
+    mlm_steps = 2000 if scale >= 1 else 400
+    ft_steps = 150 if scale >= 1 else 60
+    tasks = [
+        Task("non-text", "splice", nt, seeds, steps(150),
+             f"{n_(150)} steps of batch 32 (~{n_(150) * 32 / 2871:.2f} epoch) instead of the paper's full epochs; "
+             "learning rate 1e-4"),
+        Task("pretrain-steps", "splice", ("pretrained",), seeds if scale >= 1 else (0, 1),
+             {**steps(150), "max_steps": ft_steps, "eval_steps": ft_steps // 4, "learning_rate": 5e-4},
+             f"a 2-layer, hidden-128 BERT pre-trained with MLM for {mlm_steps:,} steps of 32 GLUE training "
+             "sentences (bert-base: 1M steps of 256 sequences of Wikipedia + BooksCorpus); each checkpoint "
+             f"fine-tuned {ft_steps} steps at learning rate 5e-4 (a small model: cheap)",
+             pretrain=PretrainConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=512, max_length=64, batch_size=32, max_steps=mlm_steps,
+                                     learning_rate=1e-3, num_threads=2,
+                                     checkpoint_fractions=(0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))),
+        Task("non-text", "amp-tm", nt, seeds, steps(60), f"{n_(60)} steps (330 training peptides: ~{n_(60) / 11:.1f} epochs)"),
+        Task("non-text", "amp-uniprot", nt, seeds, steps(80), f"{n_(80)} steps (~{n_(80) * 32 / 4160:.2f} epoch)"),
+        Task("non-text", "composers", nt, seeds, steps(40), f"{n_(40)} steps (~{n_(40) * 32 / 1132:.2f} epoch)"),
+        Task("non-text", "maestro", nt, seeds, steps(40, max_eval_examples=500),
+             f"{n_(40)} steps (~{n_(40) * 32 / 6222:.2f} epoch); validation and test = seeded samples of whole "
+             "pieces, ~500 segments"),
+        Task("non-text", "h3", nt, seeds, steps(40, max_length=128, max_eval_examples=500),
+             long_ + ": only the first 126 of 500 bp are seen; test = a seeded sample of 500"),
+        Task("non-text", "deeploc", nt, seeds, steps(40, max_length=128, max_eval_examples=500),
+             long_ + ": only the first 126 residues are seen; test = a seeded sample of 500"),
+    ]
+    text_seeds = (0, 1)
+    for ds in ("mrpc", "rte", "stsb", "cola", "sst2"):
+        tasks.append(Task("text", ds, TEXT_VARIANTS, text_seeds,
+                          steps(30, eval_steps=n_(30), max_eval_examples=500, max_length=128),
+                          f"{n_(30)} steps of batch 32, 2 seeds, test = a seeded sample of 500 examples of the GLUE "
+                          "dev set, max_length 128"))
+    for ds in ("mrpc", "rte", "stsb", "cola", "sst2"):
+        tasks.append(Task("text-1pct", ds, TEXT_1PCT_VARIANTS, text_seeds,
+                          steps(20, eval_steps=n_(20), max_eval_examples=500, max_length=128, train_fraction=0.01),
+                          f"1% of the training set (seeded, stratified), {n_(20)} steps, 2 seeds"))
+    for ds in ("h4", "h3k9ac"):
+        tasks.append(Task("non-text", ds, nt, seeds, steps(40, max_length=128, max_eval_examples=500),
+                          long_ + "; test = a seeded sample of 500 (run last)"))
+    return tasks, ("the bundled all-MiniLM-L6-v2 (6 layers, hidden 384) on a 2-core CPU"
+                   + (", about three hours of an idle machine" if scale >= 1 else
+                      f", every step budget of the laptop profile x{scale:g}: what a heavily shared 2-core "
+                      "machine finishes in about an hour")
+                   + ": budgets shrunk (see each task), learning rate raised from 1e-5 to 1e-4 to make up for "
+                     "the far fewer steps")
+
+
+def _mini() -> tuple[list[Task], str]:
+    return _laptop(scale=0.134)
+
+
+def _quick() -> tuple[list[Task], str]:
+    nt = NON_TEXT_VARIANTS
+    base = {"learning_rate": 2e-3, "max_steps": 12, "eval_steps": 6, "max_eval_examples": 64, "num_threads": 1}
+    tasks = [
+        Task("non-text", "splice-synthetic", nt, (0, 1), dict(base), "12 steps with a tiny model: mechanics only"),
+        Task("pretrain-steps", "splice-synthetic", ("pretrained",), (0,), dict(base),
+             "a 2-layer, hidden-32 BERT pre-trained with MLM for 40 steps: mechanics only",
+             pretrain=PretrainConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, max_length=32, batch_size=16, max_steps=40,
+                                     learning_rate=2e-3, max_sentences=2000, num_threads=1,
+                                     checkpoint_fractions=(0.0, 0.25, 1.0))),
+        Task("text", "mrpc", ("pretrained", "rand+shift"), (0, 1),
+             {**base, "max_steps": 4, "eval_steps": 4, "train_fraction": 0.05, "max_length": 64},
+             "4 steps on 5% of MRPC with a tiny model (only where the GLUE data is present)"),
+    ]
+    return tasks, "a tiny random BERT (2 layers, hidden 32) on built-in data: checks the pipeline, not the paper"
+
+
+def _gpu() -> tuple[list[Task], str]:
+    nt, seeds = NON_TEXT_VARIANTS, (0, 1, 2)
+    base = {"num_train_epochs": 3.0, "max_length": 512, "learning_rate": 1e-5}
+    tasks = [Task("non-text", ds, nt, seeds, dict(base), "the paper's recipe")
+             for ds in ("splice", "h3", "h4", "h3k9ac", "deeploc", "maestro", "composers", "amp-uniprot", "amp-tm")]
+    multiberts = tuple(f"google/multiberts-seed_0-step_{k}k" for k in (0, 20, 40, 60, 80, 100, 200, 500, 1000, 2000))
+    tasks.insert(1, Task("pretrain-steps", "splice", ("pretrained",), seeds, dict(base),
+                         "MultiBERTs seed 0 intermediate checkpoints (hub; needs network once)",
+                         checkpoints=multiberts))
+    for ds in ("mrpc", "rte", "stsb", "cola", "sst2"):
+        tasks.append(Task("text", ds, TEXT_VARIANTS, seeds, {**base, "max_length": 128}, "the paper's recipe"))
+        tasks.append(Task("text-1pct", ds, TEXT_1PCT_VARIANTS, seeds,
+                          {**base, "max_length": 128, "train_fraction": 0.01, "num_train_epochs": 10.0},
+                          "1% of the training set, 10 epochs"))
+    tasks.sort(key=lambda t: ("non-text", "pretrain-steps", "text", "text-1pct").index(t.study))
+    return tasks, ("bert-base-uncased (the paper's model; hub id, needs network once or a local copy) with the "
+                   "paper's budget: learning rate 1e-5, batch 32, 3 epochs, max_length 512, early stopping on "
+                   "validation for non-text data; meant for a GPU")
+
+
+#: profile -> (builder, default model); the builder returns (tasks, one-line description)
+PROFILES = {
+    "quick": (_quick, "tiny"),
+    "laptop": (_laptop, "all-MiniLM-L6-v2"),
+    "mini": (_mini, "all-MiniLM-L6-v2"),
+    "gpu": (_gpu, "bert-base-uncased"),
+}
+
+
+def build_plan(profile: str, model: str | None = None, only: list[str] | None = None,
+               checkpoints: list[str] | None = None) -> Plan:
+    """The plan of ``profile``; ``only`` keeps tasks whose ``study/dataset`` (or study, or dataset)
+    matches; ``checkpoints`` replaces the pre-training of the ``pretrain-steps`` study."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    builder, default_model = PROFILES[profile]
+    tasks, about = builder()
+    if checkpoints:
+        for t in tasks:
+            if t.study == "pretrain-steps":
+                t.pretrain, t.checkpoints = None, tuple(checkpoints)
+                t.why = f"{len(checkpoints)} given checkpoints"
+    if only:
+        keep = []
+        for t in tasks:
+            if any(o in (t.key, t.study, t.dataset) for o in only):
+                keep.append(t)
+        if not keep:
+            raise ConfigError(f"--only {' '.join(only)} matches no task of profile {profile}; tasks: "
+                              + ", ".join(t.key for t in tasks))
+        tasks = keep
+    return Plan(profile, model or default_model, tasks, about)
+
+
+def task_root(root: str | Path, task: Task) -> Path:
+    """Folder of ``task``'s study: cells go to ``task_root/<dataset>/<label>/seed<N>``."""
+    return Path(root) / task.study
+
+
+def task_configs(task: Task, model: str, checkpoint: dict | None = None, group: str | None = None) -> list[RunConfig]:
+    """The task's RunConfigs, seed-major (every variant of seed 0, then seed 1 ...): a plan stopped
+    half-way still has complete seeds to pair."""
+    tags = ["reproduce", f"study={task.study}"]
+    if checkpoint is not None:
+        model = checkpoint["path"]
+        tags.append(f"pretrain_step={checkpoint['step']}")
+    out = []
+    for s in task.seeds:
+        for v in task.variants:
+            base, shift = parse_variant(v)
+            out.append(RunConfig(dataset=task.dataset, model_name_or_path=model, variant=base,
+                                 text_shift=shift or "none", seed=s, tags=list(tags),
+                                 **{"save_model": False, "group": group or f"reproduce-{task.study}", **task.overrides}))
+    return out
+
+
+def _model_factor(model: str) -> float:
+    """Cost of a step relative to the bundled MiniLM: ~ hidden^2 x layers."""
+    try:
+        from .models import load_config
+
+        c = load_config(model)
+        return max(0.02, (c.hidden_size / 384) ** 2 * (c.num_hidden_layers / 6))
+    except Exception:
+        return {"bert-base-uncased": 8.0}.get(model, 1.0)
+
+
+def estimate_seconds(task: Task, model: str) -> float:
+    """Rough CPU seconds of ``task`` on an idle 2-core machine (steps x batch x tokens, plus evaluation)."""
+    o = {**RunConfig().to_dict(), **task.overrides}
+    tokens = min(o["max_length"], TYPICAL_TOKENS.get(task.dataset, 128))
+    n_train = TRAIN_SIZES.get(task.dataset, 2000) * o["train_fraction"]
+    B = o["per_device_train_batch_size"]
+    steps = o["max_steps"] or math.ceil(math.ceil(n_train / B) * o["num_train_epochs"])
+    unit = (B / 32) * (tokens / 62)
+    n_eval = EVAL_SIZES.get(task.dataset, 1000) / 2
+    if o["max_eval_examples"]:
+        n_eval = min(n_eval, o["max_eval_examples"])
+    evals = max(1, steps // (o["eval_steps"] or max(1, steps // 10))) + 1  # validation evals + the test
+    eval_units = evals * n_eval / 32 * (tokens / 62) / 3  # a forward pass ~ 1/3 of a training step
+    per_cell = (steps * unit + eval_units) * SECONDS_PER_UNIT
+    if task.study == "pretrain-steps":
+        factor = 0.05 if task.pretrain is not None else _model_factor(model)
+        n_ckpt = len(task.pretrain.checkpoint_fractions) if task.pretrain else len(task.checkpoints)
+        pre = task.pretrain.max_steps * 0.1 if task.pretrain else 0.0
+        return pre + per_cell * factor * n_ckpt * len(task.seeds)
+    return per_cell * _model_factor(model) * len(task.variants) * len(task.seeds)
+
+
+def _dataset_available(name: str) -> tuple[bool, str]:
+    from .data import get_info
+
+    try:
+        return get_info(name).available()
+    except Exception as err:
+        return False, str(err)
+
+
+def pretrain_checkpoints(task: Task, root: str | Path, corpus: str | None = None, log=print) -> list[dict]:
+    """The (step, path) checkpoints of a ``pretrain-steps`` task: pre-trained now (reused when done) or given."""
+    if task.checkpoints:
+        return checkpoints_from_refs(list(task.checkpoints))
+    out = task_root(root, task) / "checkpoints"
+    return pretrain_mlm(task.pretrain, out, corpus=corpus, log=log)
+
+
+def _ensure_model(plan: Plan, root: Path, log) -> str:
+    if plan.model != "tiny":
+        return plan.model
+    from .models import create_tiny_bert
+
+    folder = root / "tiny-bert"
+    if not (folder / "config.json").exists():
+        log(f"creating a tiny random BERT in {folder}")
+        create_tiny_bert(folder)
+    return str(folder)
+
+
+def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus: str | None = None) -> dict:
+    """Run every task of ``plan`` into ``root``, reusing finished cells. Returns counts and skipped tasks.
+
+    A task whose dataset is not available (no ``DISC_DATA_DIR``, no download) is skipped and
+    reported, not fatal: the quick profile runs anywhere.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    model = _ensure_model(plan, root, log)
+    counts = {"ran": 0, "reused": 0, "skipped": []}
+    group = f"reproduce-{plan.profile}"
+    total_est = sum(estimate_seconds(t, model) for t in plan.tasks)
+    log(f"plan {plan.profile}: {len(plan.tasks)} tasks, model {plan.model}; estimated "
+        f"{total_est / 3600:.1f} h of an idle 2-core CPU for all of it (finished cells are reused)")
+    for t in plan.tasks:
+        ok, where = _dataset_available(t.dataset)
+        if not ok:
+            log(f"[{t.key}] skipped: dataset not available ({where})")
+            counts["skipped"].append(t.key)
+            continue
+        log(f"[{t.key}] {len(t.variants)} variants x {len(t.seeds)} seeds, ~{estimate_seconds(t, model) / 60:.0f} "
+            f"min estimated; {t.why}")
+        if t.study == "pretrain-steps":
+            ckpts = pretrain_checkpoints(t, root, corpus=corpus, log=log)
+            jobs = [(task_configs(t, model, c, group), task_root(root, t) / "runs" / f"step_{c['step']}")
+                    for c in ckpts]
+        else:
+            jobs = [(task_configs(t, model, group=group), task_root(root, t))]
+        dataset = None
+        for cfgs, sub in jobs:
+            for cfg in cfgs:
+                d = cell_dir(sub, cfg)
+                if (d / "results.json").exists():
+                    counts["reused"] += 1
+                    continue
+                if dataset is None:
+                    from .data import load_dataset
+
+                    dataset = load_dataset(t.dataset)
+                t0 = time.time()
+                r = run_comparison([cfg], sub, listeners_for=listeners_for, dataset=dataset)[0]
+                counts["ran"] += 1
+                log(f"  {t.dataset} {cfg.label} seed {cfg.seed}: {r['metric']} {r['score']:.4f} "
+                    f"({r['steps']} steps, {time.time() - t0:.0f} s)")
+    return counts

@@ -1,0 +1,96 @@
+"""MLM pre-training with checkpoints (the paper's Figure 3 at small scale) and fine-tuning a checkpoint."""
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from disc_core.config import RunConfig
+from disc_core.errors import ConfigError
+from disc_core.experiment import run_experiment
+from disc_core.pretrain import (PretrainConfig, checkpoint_steps, checkpoints_from_refs, load_corpus,
+                                pretrain_mlm, read_checkpoints)
+
+SENTENCES = ["the cat sat on the mat .", "a dog ran across the park this morning .",
+             "she read the book in one night .", "we will meet at the station at noon .",
+             "the film was long but the music was good .", "he put the red box on the kitchen table ."]
+
+
+def _weights(folder):
+    return load_file(str(next(iter(sorted(folder.glob("*.safetensors"))))))
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlm")
+    corpus = out / "corpus.txt"
+    corpus.write_text("\n".join(SENTENCES * 20) + "\n", encoding="utf-8")
+    cfg = PretrainConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         max_length=16, batch_size=16, max_steps=60, learning_rate=3e-3, num_threads=1,
+                         checkpoint_fractions=(0.0, 0.5, 1.0))
+    ckpts = pretrain_mlm(cfg, out / "ckpt", corpus=corpus, log=lambda m: None)
+    return cfg, out, ckpts
+
+
+def test_checkpoints_at_the_planned_steps_step_0_is_the_init_and_weights_move(pretrained):
+    cfg, out, ckpts = pretrained
+    assert [c["step"] for c in ckpts] == [0, 30, 60] == checkpoint_steps(60, cfg.checkpoint_fractions)
+    assert read_checkpoints(out / "ckpt") == ckpts
+    index = json.loads((out / "ckpt" / "checkpoints.json").read_text())
+    assert index["finished"] and "corpus.txt" in index["corpus"]
+    w0, w1, w2 = (_weights(out / "ckpt" / f"step_{s}") for s in (0, 30, 60))
+    # step 0 is exactly the seeded initialisation: a fresh model with the same seed
+    from transformers import BertForMaskedLM  # noqa: F401  (the class pretrain_mlm builds)
+
+    from disc_core.models import load_tokenizer
+    from disc_core.pretrain import _new_model
+
+    init = {k: v.detach().numpy() for k, v in _new_model(cfg, load_tokenizer(None)).state_dict().items()}
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    np.testing.assert_array_equal(w0[key], init[key])
+    assert not np.allclose(w0[key], w1[key]) and not np.allclose(w1[key], w2[key])
+
+
+def test_mlm_loss_decreases(pretrained):
+    _, out, _ = pretrained
+    losses = json.loads((out / "ckpt" / "mlm_losses.json").read_text())
+    assert len(losses) == 60 and all(np.isfinite(losses))
+    assert np.mean(losses[-10:]) < np.mean(losses[:10]) - 0.5
+
+
+def test_a_second_call_reuses_the_finished_pretraining(pretrained):
+    cfg, out, ckpts = pretrained
+    mtime = (out / "ckpt" / "step_60" / "config.json").stat().st_mtime_ns
+    assert pretrain_mlm(cfg, out / "ckpt", corpus="/nonexistent", log=lambda m: None) == ckpts
+    assert (out / "ckpt" / "step_60" / "config.json").stat().st_mtime_ns == mtime
+
+
+def test_a_checkpoint_fine_tunes(pretrained, tmp_path):
+    _, _, ckpts = pretrained
+    cfg = RunConfig(dataset="splice-synthetic", model_name_or_path=ckpts[-1]["path"], max_steps=3,
+                    max_eval_examples=16, save_model=False, num_threads=1, tags=["pretrain_step=60"])
+    res = run_experiment(cfg, tmp_path / "run")
+    assert res["steps"] == 3 and 0.0 <= res["score"] <= 1.0
+
+
+def test_corpus_file_errors_and_checkpoint_names(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_corpus(tmp_path / "missing.txt")
+    (tmp_path / "empty.txt").write_text("\n \n")
+    with pytest.raises(ConfigError, match="no non-empty line"):
+        load_corpus(tmp_path / "empty.txt")
+    refs = ["google/multiberts-seed_0-step_20k", "google/multiberts-seed_0-step_0k", str(tmp_path / "step_300"),
+            "mine=7"]
+    assert [c["step"] for c in checkpoints_from_refs(refs)] == [0, 7, 300, 20000]
+    with pytest.raises(ConfigError, match="REF=STEP"):
+        checkpoints_from_refs(["bert-base-uncased"])
+
+
+def test_without_glue_or_file_the_corpus_is_synthetic_english(monkeypatch):
+    import disc_core.pretrain as pt
+
+    monkeypatch.setattr(pt, "_glue_sentences", lambda: [])
+    sents, what = load_corpus(None, max_sentences=50)
+    assert len(sents) == 50 and "wordfreq" in what
+    assert sum(w in {"the", "of", "and", "to"} for s in sents for w in s.split()) > 20

@@ -1,0 +1,94 @@
+"""The reproduction command end to end (quick profile, tiny model): runs, reuse, report, figures."""
+
+import re
+
+import pytest
+
+from disc_core.cli import main
+from disc_core.report import ordering_table, verdict
+from disc_core.reproduce import PROFILES, build_plan, estimate_seconds
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def quick(tiny_model, tmp_path_factory):
+    """One quick-profile run through the CLI, without the real data (built-in datasets only)."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv("DISC_DATA_DIR", raising=False)
+    base = tmp_path_factory.mktemp("repro")
+    corpus = base / "corpus.txt"
+    corpus.write_text("the cat sat on the mat .\na dog ran in the park .\nit was a good film .\n")
+    args = ["reproduce", "--profile", "quick", "--root", str(base / "runs"), "--model", tiny_model,
+            "--corpus", str(corpus), "--report", str(base / "docs" / "REPORT.md"),
+            "--figures", str(base / "docs" / "figures"), "--no-progress"]
+    rc = main(args)
+    yield base, args, rc
+    mp.undo()
+
+
+def test_quick_profile_runs_every_cell_and_writes_the_report(quick, capsys):
+    base, _, rc = quick
+    assert rc == 0
+    cells = sorted((base / "runs").rglob("results.json"))
+    # 4 variants x 2 seeds on splice-synthetic + 3 checkpoints x 1 seed; text/mrpc skipped without GLUE data
+    assert len(cells) == 8 + 3
+    assert (base / "runs" / "pretrain-steps" / "checkpoints" / "step_0" / "config.json").exists()
+    report = (base / "docs" / "REPORT.md").read_text()
+    assert "## Non-text transfer (the paper's Table 2)" in report
+    assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| re-emb \| accuracy \| \d\.\d{4} ± \d\.\d{4} \| 2 \| n/a \|",
+                     report)
+    assert "| splice-synthetic | pretrained > rand | 2 |" in report and "unused ≈ rand" in report
+    assert "`text/mrpc`: 0 of 4 cells finished" in report  # missing cells are listed, not invented
+    assert "| splice-synthetic | 0 |" in report and "| splice-synthetic | 40 |" in report  # Figure 3 table
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert {"figures/loss_non-text_splice-synthetic.png", "figures/pretrain_steps_splice-synthetic.png"} <= set(links)
+    for link in links:
+        assert (base / "docs" / link).read_bytes()[:8] == PNG
+    assert "python -m disc_core reproduce --profile quick" in report
+
+
+def test_second_invocation_reuses_every_finished_run(quick, capsys):
+    base, args, _ = quick
+    before = {p: p.stat().st_mtime_ns for p in (base / "runs").rglob("*") if p.name in ("results.json", "metrics.jsonl",
+                                                                                         "model.safetensors")}
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "ran 0 cells, reused 11" in out
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_report_only_and_bad_filter(quick, tmp_path, capsys):
+    base, args, _ = quick
+    rc = main(["reproduce", "--profile", "quick", "--root", str(base / "runs"), "--report-only",
+               "--report", str(tmp_path / "r.md"), "--figures", str(tmp_path / "f")])
+    assert rc == 0 and "## Pre-training steps" in (tmp_path / "r.md").read_text()
+    assert main(["reproduce", "--profile", "quick", "--only", "nosuch", "--dry-run"]) == 2
+    assert "matches no task" in capsys.readouterr().err
+
+
+def test_plans_fit_their_budgets():
+    hours = {p: sum(estimate_seconds(t, "all-MiniLM-L6-v2") for t in build_plan(p).tasks) / 3600 for p in PROFILES
+             if p != "gpu"}
+    assert hours["quick"] < 0.2 and hours["mini"] < hours["laptop"] < 5
+    laptop = build_plan("laptop")
+    assert all(len(t.seeds) >= 3 for t in laptop.tasks if t.study == "non-text")
+    assert {t.dataset for t in laptop.tasks if t.study == "text"} == {"mrpc", "rte", "stsb", "cola", "sst2"}
+    gpu = build_plan("gpu")
+    assert gpu.model == "bert-base-uncased" and all(t.overrides.get("learning_rate") == 1e-5 for t in gpu.tasks)
+
+
+def _r(label, seed, score, ds="d"):
+    return {"dataset": ds, "label": label, "seed": seed, "score": score, "metric": "accuracy"}
+
+
+def test_ordering_verdicts():
+    res = ([_r("pretrained", s, 0.9 + 0.01 * s) for s in range(3)] + [_r("rand", s, 0.5 + 0.02 * s) for s in range(3)]
+           + [_r("re-emb", s, 0.95 - 0.01 * s) for s in range(3)] + [_r("unused", s, 0.5 + 0.03 * (s % 2)) for s in range(3)])
+    t = ordering_table(res, [("pretrained", "rand"), ("pretrained", "re-emb")], close=[("unused", "rand")])
+    v = dict(zip(t["paper's claim"], t["verdict"]))
+    assert v["pretrained > rand"] == "holds"
+    assert v["pretrained > re-emb"].startswith("reversed")
+    assert v["unused ≈ rand"] == "close (CI contains 0)"
+    assert verdict(None).startswith("n/a")
