@@ -164,6 +164,8 @@ def loss_figure(series: Sequence[RunSeries], smoothing: str = "ema", amount: flo
     fig.update_layout(title=title, xaxis_title=_x_title(x), yaxis_title="loss", **_LAYOUT)
     if log_y:
         fig.update_yaxes(type="log")
+    if not fig.data:
+        _empty_note(fig, "no steps yet: the runs are starting (loading the model and the data)")
     return fig
 
 
@@ -178,7 +180,16 @@ def eval_figure(series: Sequence[RunSeries], metric: str, x: str = "step",
         fig.add_trace(go.Scatter(x=elapsed if x == "time" else steps, y=vals, mode="lines+markers", name=s.name,
                                  line=dict(color=variant_color(s.label), width=2)))
     fig.update_layout(title=title or f"Validation {metric}", xaxis_title=_x_title(x), yaxis_title=metric, **_LAYOUT)
+    if not fig.data:
+        _empty_note(fig, "no validation yet: the first evaluation comes after a tenth of the steps")
     return fig
+
+
+def _empty_note(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font=dict(color="#888"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import streamlit as st
 from disc_core import plots
 from disc_core.compare import summarize, to_markdown
 from disc_core.paper import PAPER_TASKS, paper_row
-from ui.common import PAGES, run_store, shared_selectbox, show_error
+from ui.common import PAGES, remembered, run_store, shared_selectbox, show_error
 
 st.title("Results")
 try:
@@ -26,7 +26,8 @@ results = [{"dataset": r.dataset, "label": r.label, "seed": r.seed, "metric": r.
             "score": r.results.get("score"), "model": (r.config or {}).get("model_name_or_path", ""),
             "group": r.group, "run": r.id} for r in finished]
 datasets = sorted({r["dataset"] for r in results})
-name = shared_selectbox("Dataset", datasets, "dataset", key="results-dataset")
+# its own URL setting, so that looking at results never changes the dataset chosen on the other pages
+name = shared_selectbox("Dataset", datasets, "results", key="results-dataset", default=remembered("dataset"))
 groups = sorted({r["group"] for r in results if r["dataset"] == name})
 chosen = st.multiselect("Run groups", groups, default=groups, key=f"results-groups-{name}",
                         help="the runs of every chosen group are pooled")

@@ -5,10 +5,9 @@ from pathlib import Path
 import streamlit as st
 
 from disc_core import plots
-from disc_core.runstore import effective_events
+from disc_core.runstore import ACTIVE, effective_events
 from ui.common import PAGES, dataset_infos, fmt_duration, remembered, run_store, shared_selectbox, show_error
 
-ACTIVE = ("queued", "running")
 REFRESH_S = 2.0
 
 st.title("Runs")
@@ -38,7 +37,7 @@ else:
     amount = 0
 log_y = c3.toggle("log y", key="runs-logy")
 x = c4.radio("x", ("step", "time"), key="runs-x")
-live = c5.toggle("live updates", value=True, key="runs-live", help=f"refresh every {REFRESH_S:g} s while runs go on")
+live = c5.toggle("live", value=True, key="runs-live", help=f"refresh every {REFRESH_S:g} s while runs go on")
 
 
 def _status_line(r) -> str:
@@ -68,6 +67,9 @@ def draw(group: str) -> None:
                                                                           if m != "n") + ["loss"]))
     metric = right.selectbox("validation metric", metrics, key="runs-metric")
     right.plotly_chart(plots.eval_figure(series, metric, x), key="runs-eval")
+    done, total = sum(r.step or 0 for r in runs), sum(r.total_steps or 0 for r in runs)
+    counts = ", ".join(f"{sum(r.status == s for r in runs)} {s}" for s in dict.fromkeys(r.status for r in runs))
+    st.progress(min(done / total, 1.0) if total else 0.0, text=f"{len(runs)} runs: {counts} · {done}/{total} steps")
     for r in runs:
         a, b = st.columns([5, 1])
         a.markdown(_status_line(r))
