@@ -33,7 +33,11 @@ from pathlib import Path
 from .errors import ConfigError
 
 __all__ = ["PretrainConfig", "load_corpus", "checkpoint_steps", "pretrain_mlm", "read_checkpoints",
-           "checkpoints_from_refs", "GLUE_CORPUS_TASKS"]
+           "checkpoints_from_refs", "resolve_checkpoint", "write_checkpoint_index", "GLUE_CORPUS_TASKS"]
+
+#: Hub revision holding the safetensors conversion of repositories that ship only pickles (the hub's
+#: SFconvertbot pull requests; the MultiBERTs checkpoints are such repositories).
+SAFETENSORS_REVISION = "refs/pr/1"
 
 #: GLUE tasks whose training sentences form the offline English corpus.
 GLUE_CORPUS_TASKS = ("sst2", "cola", "mrpc", "rte", "stsb")
@@ -169,6 +173,16 @@ def read_checkpoints(out_dir: str | Path) -> list[dict]:
     return json.loads(p.read_text(encoding="utf-8"))["checkpoints"]
 
 
+def write_checkpoint_index(out: str | Path, ckpts: list[dict], **about) -> None:
+    """Write ``out/checkpoints.json`` (``{"checkpoints": [{"step", "path", ...}], **about}``) atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    obj = {**about, "checkpoints": ckpts}
+    tmp = out / "checkpoints.json.tmp"
+    tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
+    os.replace(tmp, out / "checkpoints.json")
+
+
 def _write_index(out: Path, cfg: PretrainConfig, corpus_what: str, ckpts: list[dict], done: bool) -> None:
     obj = {"config": cfg.to_dict(), "corpus": corpus_what, "finished": done, "checkpoints": ckpts}
     tmp = out / "checkpoints.json.tmp"
@@ -286,3 +300,35 @@ def checkpoints_from_refs(refs: list[str]) -> list[dict]:
             step = int(m.group(1)) * (1000 if m.group(2) else 1)
         out.append({"step": step, "path": ref})
     return sorted(out, key=lambda c: c["step"])
+
+
+def resolve_checkpoint(ref: str) -> str:
+    """A local folder with safetensors weights for a checkpoint reference (folder or hub id).
+
+    Hub repositories that ship only ``pytorch_model.bin`` (the MultiBERTs checkpoints among them) are
+    fetched from their safetensors conversion (revision ``refs/pr/1``) when it exists; pickles are never
+    loaded. Offline, a hub id that is not cached fails fast with :func:`disc_core.models.resolve_model`'s
+    message.
+    """
+    from .errors import ModelError
+    from .models import resolve_model
+
+    try:
+        return resolve_model(ref).path
+    except ModelError as err:
+        if "safetensors" not in str(err):
+            raise
+    from huggingface_hub import snapshot_download
+
+    try:
+        local = Path(snapshot_download(ref, revision=SAFETENSORS_REVISION,
+                                       allow_patterns=["*.json", "*.txt", "*.safetensors"]))
+    except Exception as err:
+        local = None
+        why = f"{type(err).__name__}: {err}"
+    if local is None or not any(local.glob("*.safetensors")):
+        raise ModelError(f"{ref}: the hub repository ships no safetensors weights, and its revision "
+                         f"{SAFETENSORS_REVISION} has none either ({why if local is None else 'no file'}) -> "
+                         "convert it yourself (load pytorch_model.bin in a trusted environment, save_pretrained "
+                         "with safe_serialization=True) and pass the folder as FOLDER=STEP")
+    return str(local)

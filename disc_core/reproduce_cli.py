@@ -84,7 +84,7 @@ def _reproduce(p: argparse.ArgumentParser):
         if not args.report_only:
             counts = run_plan(plan, root, log=_log, listeners_for=_progress(args), corpus=args.corpus)
             print(f"ran {counts['ran']} cells, reused {counts['reused']}"
-                  + (f"; skipped (no data): {', '.join(counts['skipped'])}" if counts["skipped"] else ""))
+                  + (f"; skipped (see above): {', '.join(counts['skipped'])}" if counts["skipped"] else ""))
         if args.no_report:
             return 0
         report = Path(args.report) if args.report else root / "REPRODUCTION.md"

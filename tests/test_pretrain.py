@@ -94,3 +94,19 @@ def test_without_glue_or_file_the_corpus_is_synthetic_english(monkeypatch):
     sents, what = load_corpus(None, max_sentences=50)
     assert len(sents) == 50 and "wordfreq" in what
     assert sum(w in {"the", "of", "and", "to"} for s in sents for w in s.split()) > 20
+
+
+def test_pretrain_command_fine_tunes_given_checkpoints(pretrained, tmp_path, capsys):
+    from disc_core.cli import main
+
+    _, out, ckpts = pretrained
+    refs = [f"{c['path']}={c['step']}" for c in ckpts[::2]]  # step 0 and step 60, steps given explicitly
+    rc = main(["pretrain", "--out", str(tmp_path), "--checkpoints", *refs, "--finetune", "splice-synthetic",
+               "--seeds", "0", "--ft-steps", "2", "--num-threads", "1"])
+    assert rc == 0
+    index = read_checkpoints(tmp_path / "pretrain-steps" / "checkpoints")
+    assert [c["step"] for c in index] == [0, 60] and index[1]["path"] == ckpts[-1]["path"]
+    runs = sorted((tmp_path / "pretrain-steps" / "runs").glob("step_*/splice-synthetic/pretrained/seed0/config.json"))
+    assert len(runs) == 2
+    assert json.loads(runs[1].read_text())["config"]["tags"][-1] == "pretrain_step=60"
+    assert (tmp_path / "pretrain_steps_splice-synthetic.png").read_bytes()[:4] == b"\x89PNG"
