@@ -283,9 +283,36 @@ def _missing(plan, root: Path) -> list[str]:
     return out
 
 
-def _findings(tables: dict) -> list[str]:
+def _late_loss(root: Path, study: str, ds: str) -> dict[str, float]:
+    """Mean training loss over the last quarter of steps, per variant (averaged over seeds): Figure 2's view."""
+    out = {}
+    for label, runs in _curves(root / study, ds).items():
+        vals = [np.mean([l for _, l in r[-max(1, len(r) // 4):]]) for r in runs if r]
+        if vals:
+            out[label] = float(np.mean(vals))
+    return out
+
+
+def _findings(tables: dict, root: Path | None = None) -> list[str]:
     """Plain sentences computed from the numbers (the report's discussion starts from these)."""
     out = []
+    for study in ("non-text", "text", "text-1pct"):
+        if study not in tables:
+            continue
+        res = tables[study]["results"]
+        for ds in dict.fromkeys(r["dataset"] for r in res):
+            rs = [r for r in res if r["dataset"] == ds]
+            flat = [r for r in rs if "mcc" in r.get("test", {}) and abs(r["test"]["mcc"]) < 1e-9]
+            if flat:
+                out.append(f"{study}/{ds}: {len(flat)} of {len(rs)} runs predict a single class on the test set "
+                           f"(MCC 0: {', '.join(sorted({r['label'] for r in flat}))}); within this budget they have "
+                           "not started to learn the task, so their score is the majority-class rate.")
+            if root is not None:
+                late = _late_loss(root, study, ds)
+                if len(late) > 1:
+                    order = sorted(late, key=late.get)
+                    out.append(f"{study}/{ds}: training loss over the last quarter of steps (mean over seeds), lowest "
+                               "first: " + ", ".join(f"{k} {late[k]:.3f}" for k in order) + ".")
     for study in ("non-text", "text", "text-1pct"):
         if study not in tables:
             continue
@@ -351,6 +378,22 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     if "compute_hours" in hw:
         L.append(f"- Runs in this report used {hw['compute_hours']:.2f} h of wall-clock time on device(s) "
                  f"{hw['devices_used']}.")
+    tps = [r["tokens_per_s"] for r in all_res if r.get("tokens_per_s") and r["dataset"] in ("splice",)
+           and "pretrain_step" not in r]
+    if tps:
+        L.append(f"- Measured MiniLM training throughput on Splice: median {np.median(tps):,.0f} tokens/s "
+                 f"(an idle 2-core machine does ~2,000 tokens/s: one batch of 32 x 62 tokens per second). "
+                 f"Load average while writing this report: {hw.get('load_average', '?')}.")
+    L += ["", "Profiles of the same command (`--profile`); estimates are for an idle 2-core CPU:", "",
+          "| profile | model | tasks | estimated hours | what it is |", "|---|---|---|---|---|"]
+    from .reproduce import PROFILES, build_plan
+
+    for name in PROFILES:
+        pl = build_plan(name)
+        est = sum(estimate_seconds(t, pl.model) for t in pl.tasks) / 3600
+        est_s = f"{est:.1f}" if name != "gpu" else "(GPU: about a day of one GPU)"
+        L.append(f"| `{name}`{' (this report)' if name == plan.profile else ''} | `{pl.model}` | {len(pl.tasks)} | "
+                 f"{est_s} | {pl.about} |")
     L += ["", "| task | variants | seeds | estimated idle-CPU minutes | budget (differs from the paper's) |",
           "|---|---|---|---|---|"]
     for t in plan.tasks:
@@ -411,7 +454,7 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     else:
         L += ["No finished runs yet.", ""]
     L += ["## Findings (computed from the tables above)", ""]
-    L += [f"- {f}" for f in _findings(tables)] or ["- none yet"]
+    L += [f"- {f}" for f in _findings(tables, root)] or ["- none yet"]
     L += ["", "## Discussion: where and why this differs from the paper", ""]
     L += [discussion or _DEFAULT_DISCUSSION, ""]
     report_path.write_text("\n".join(L), encoding="utf-8")

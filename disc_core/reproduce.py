@@ -261,6 +261,8 @@ def task_configs(task: Task, model: str, checkpoint: dict | None = None, group: 
 
 def _model_factor(model: str) -> float:
     """Cost of a step relative to the bundled MiniLM: ~ hidden^2 x layers."""
+    if model == "tiny":
+        return 0.02
     try:
         from .models import load_config
 
