@@ -225,9 +225,11 @@ _STEP_RE = re.compile(r"step[_-]?(\d+)(k?)", re.IGNORECASE)
 
 def pretraining_step(model_name: str) -> int | None:
     """Pre-training steps of a checkpoint named like MultiBERTs' ``...-step_20k`` (20000), else None."""
-    m = _STEP_RE.search(Path(str(model_name)).name) or _STEP_RE.search(str(model_name))
-    if not m:
+    name = str(model_name)
+    matches = list(_STEP_RE.finditer(Path(name).name)) or list(_STEP_RE.finditer(name))
+    if not matches:
         return None
+    m = matches[-1]  # the last one names the checkpoint (as in disc_core.pretrain)
     return int(m.group(1)) * (1000 if m.group(2) else 1)
 
 
@@ -269,10 +271,9 @@ def length_histogram(dataset, bins: int = 40) -> go.Figure:
     for split, color in _SPLIT_COLORS.items():
         lengths = [r.length for r in dataset.split(split)]
         if lengths:
-            fig.add_trace(go.Histogram(x=lengths, name=split, nbinsx=bins, marker_color=color, opacity=0.55,
-                                       histnorm="percent"))
+            fig.add_trace(go.Histogram(x=lengths, name=split, nbinsx=bins, marker_color=color, histnorm="percent"))
     unit = "words" if dataset.is_text else "symbols"
-    fig.update_layout(barmode="overlay", title=f"Sequence length ({unit})", xaxis_title=unit,
+    fig.update_layout(barmode="group", title=f"Sequence length ({unit})", xaxis_title=unit,
                       yaxis_title="% of the split", **_LAYOUT)
     return fig
 

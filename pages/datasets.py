@@ -6,8 +6,10 @@ import streamlit as st
 from disc_core import plots
 from disc_core.demo import DEMO_DATASET
 from disc_core.errors import DiscError
-from ui.common import (UPLOAD_TYPES, dataset_infos, dataset_label, get_dataset, remember, remembered,
+from ui.common import (UPLOAD_TYPES, dataset_infos, dataset_label, get_dataset, remember, remembered, require_app,
                        save_upload, shared_selectbox, show_error, with_progress)
+
+require_app()
 
 ORIGINS = {"Built in (offline)": "builtin", "The paper's": "paper", "Your own": "user"}
 

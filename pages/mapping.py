@@ -5,8 +5,10 @@ import streamlit as st
 from disc_core import plots
 from disc_core.demo import DEMO_DATASET
 from disc_core.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
-from ui.common import (chips, dataset_infos, dataset_label, get_dataset, get_tokenizer, model_picker,
+from ui.common import (chips, dataset_infos, dataset_label, get_dataset, get_tokenizer, model_picker, require_app,
                        shared_selectbox, show_error)
+
+require_app()
 
 st.title("Token mapping")
 available = sorted(n for n, i in dataset_infos().items() if i.available()[0])

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from disc_core.demo import DEMO_DATASET, DEMO_NOTE, DEMO_VARIANTS, demo_configs
-from ui.common import PAGES, remember, run_store, show_error
+from ui.common import PAGES, remember, require_app, run_store, show_error
+
+require_app()
 
 st.title("Is BERT a cross-disciplinary knowledge learner?")
 st.markdown(

@@ -8,7 +8,9 @@ import streamlit as st
 from disc_core import plots
 from disc_core.compare import summarize, to_markdown
 from disc_core.paper import PAPER_TASKS, paper_row
-from ui.common import PAGES, remembered, run_store, shared_selectbox, show_error
+from ui.common import PAGES, remembered, require_app, run_store, shared_selectbox, show_error
+
+require_app()
 
 st.title("Results")
 try:

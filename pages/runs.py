@@ -6,7 +6,10 @@ import streamlit as st
 
 from disc_core import plots
 from disc_core.runstore import ACTIVE, effective_events
-from ui.common import PAGES, dataset_infos, fmt_duration, remembered, run_store, shared_selectbox, show_error
+from ui.common import (PAGES, dataset_infos, fmt_duration, remembered, require_app, run_store, shared_selectbox,
+                       show_error)
+
+require_app()
 
 REFRESH_S = 2.0
 

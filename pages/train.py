@@ -5,11 +5,13 @@ import time
 import streamlit as st
 
 from disc_core.compare import comparison_configs
-from disc_core.demo import DEMO_DATASET
 from disc_core.config import VARIANTS, RunConfig
+from disc_core.demo import DEMO_DATASET
 from disc_core.mapping import MAPPINGS
-from ui.common import (PAGES, dataset_infos, dataset_label, device_summary, model_picker, remember,
+from ui.common import (PAGES, dataset_infos, dataset_label, device_summary, model_picker, remember, require_app,
                        shared_selectbox, show_error)
+
+require_app()
 
 D = RunConfig()  # the paper's recipe, as defaults
 st.title("Train")

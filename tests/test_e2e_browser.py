@@ -10,6 +10,7 @@ downloads a browser. Skips with the reason when either is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -46,34 +47,42 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The dashboard served by a real `streamlit run` with its own run store and cache."""
-    tmp = tmp_path_factory.mktemp("e2e")
+@contextlib.contextmanager
+def _serve(tmp: Path):
+    """`streamlit run app.py` with its own run store and cache under ``tmp``; yields its URL."""
     env = dict(os.environ, DISC_RUNS_DIR=str(tmp / "runs"), DISC_CACHE_DIR=str(tmp / "cache"), HF_HUB_OFFLINE="1",
                DISC_MAX_CONCURRENT="3", TOKENIZERS_PARALLELISM="false")
     port = _free_port()
-    log = open(tmp / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 60
-    while True:
+    log_path = tmp / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                 "--server.port", str(port)], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
         try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
+            url = f"http://localhost:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail(f"streamlit did not start: {log_path.read_text()[-2000:]}")
+                    time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
                 proc.kill()
-                pytest.fail(f"streamlit did not start: {(tmp / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    with _serve(tmp) as url:
+        yield url
     # the workers the test launched have ended (the test waits for them); none is left behind
     from disc_core.runstore import RunStore
 
@@ -175,3 +184,17 @@ def test_a_second_tab_and_a_reload_keep_the_state(browser, app_url):
     assert other.get_by_text(" — finished").count() == 3
     other.close()
     page.close()
+
+
+def test_a_fresh_servers_first_request_for_a_page_goes_through_the_app(browser, tmp_path):
+    """Reloading /datasets after a server restart shows the app's navigation, not Streamlit's pages/ folder."""
+    with _serve(tmp_path) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(60_000)
+        page.goto(f"{url}/datasets")
+        page.get_by_text("2,700").wait_for()
+        nav = page.locator("[data-testid='stSidebarNav']")
+        assert nav.get_by_role("link", name="Token mapping").count() == 1  # app.py's titles, not file names
+        assert nav.get_by_role("link").count() == 6
+        _shot(page, "0-first-request-datasets")
+        page.close()

@@ -9,6 +9,7 @@ read from this session, else from the URL, and written back to both.
 from __future__ import annotations
 
 import html
+import runpy
 import tempfile
 import threading
 from pathlib import Path
@@ -20,6 +21,33 @@ from disc_core.errors import DiscError
 
 PAGES = {"overview": "pages/overview.py", "datasets": "pages/datasets.py", "mapping": "pages/mapping.py",
          "train": "pages/train.py", "runs": "pages/runs.py", "results": "pages/results.py"}
+
+
+# --------------------------------------------------------------------------------------------
+# Every page runs inside app.py
+# --------------------------------------------------------------------------------------------
+
+def require_app() -> None:
+    """Make sure this page runs inside ``app.py``'s navigation; call it first thing in every page.
+
+    Streamlit treats a ``pages/`` folder beside the entry script as a legacy multipage app until the
+    server's first ``st.navigation`` call (and ``AppTest`` on every run). In that mode a request for a
+    page URL -- a fresh server's first request for ``/runs?group=...``, a reload after a restart --
+    runs ``pages/runs.py`` alone, without ``app.py``: no layout, a sidebar of file names. Here the page
+    switches that mode off and runs ``app.py`` in its place, within the same script run (so a click
+    that triggered the run is not lost); ``app.py``'s navigation then opens this same page.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # pragma: no cover - a Streamlit without the legacy mode
+        return
+    ctx = get_script_run_ctx()
+    if ctx is None or not getattr(PagesManager, "uses_pages_directory", False):
+        return
+    PagesManager.uses_pages_directory = False
+    runpy.run_path(ctx.main_script_path, run_name="__main__")
+    st.stop()  # the page already ran inside app.py
 
 
 # --------------------------------------------------------------------------------------------
