@@ -39,7 +39,13 @@ if not rows:
     st.info("Pick at least one run group.")
     st.stop()
 
-table = summarize(rows)
+models = sorted({r["model"] for r in rows}, key=lambda m: (plots.pretraining_step(m) or 0, m))
+if len(models) > 1:  # several checkpoints: one table per model (they are compared in Figure 3 below)
+    model = st.selectbox("Model (pre-training checkpoint)", models, index=len(models) - 1, key="results-model")
+    in_table = [r for r in rows if r["model"] == model]
+else:
+    in_table = rows
+table = summarize(in_table)
 task, which = PAPER_TASKS.get(name, (None, None))
 left, right = st.columns([3, 2])
 with left:
@@ -62,11 +68,11 @@ with right:
     else:
         st.caption("The paper does not report this dataset (a built-in or your own): compare the variants "
                    "with each other.")
-    if len({r["seed"] for r in rows}) > 1:
+    if len({r["seed"] for r in in_table}) > 1:
         from disc_core.compare import paired_test
 
         for better, worse in (("pretrained", "rand"), ("pretrained", "re-emb"), ("re-emb", "rand")):
-            t = paired_test(rows, better, worse)
+            t = paired_test(in_table, better, worse)
             if t:
                 verdict = "holds" if t["holds"] else ("same direction, not significant" if t["direction_ok"]
                                                       else "does not hold")
@@ -76,7 +82,7 @@ with right:
 st.subheader("Export")
 a, b, c = st.columns(3)
 a.download_button("CSV", table.to_csv(index=False), f"{name}-results.csv", "text/csv", key="results-csv")
-b.download_button("JSON", json.dumps({"summary": json.loads(table.to_json(orient="records")), "runs": rows},
+b.download_button("JSON", json.dumps({"summary": json.loads(table.to_json(orient="records")), "runs": in_table},
                                      indent=2), f"{name}-results.json", "application/json", key="results-json")
 c.download_button("Markdown", to_markdown(table), f"{name}-results.md", "text/markdown", key="results-md")
 with st.expander("Every run"):

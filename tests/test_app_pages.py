@@ -108,6 +108,50 @@ def test_datasets_page_says_where_to_put_missing_paper_files(monkeypatch, tmp_pa
     assert at.button(key="datasets-download")  # offered; not clicked: no network in tests
 
 
+@pytest.mark.realdata
+def test_datasets_page_downloads_with_progress_then_shows_the_data(real_data_dir, monkeypatch, tmp_path):
+    """The download button over a loopback mirror of the real files (no internet needed)."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(real_data_dir))
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        monkeypatch.setenv("DISC_DOWNLOAD_MIRROR", f"http://127.0.0.1:{srv.server_address[1]}")
+        monkeypatch.setenv("DISC_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path / "empty"))
+        at = _app("datasets")
+        at.radio(key="datasets-origin").set_value("The paper's").run()
+        at.selectbox(key="datasets-paper-name").set_value("splice").run()
+        at.button(key="datasets-download").click().run()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert {m.label: m.value for m in at.metric}["train"] == "2,871"
+    assert (tmp_path / "cache" / "downloads" / "dna_splice" / "splice.txt").is_file()
+
+
+def test_download_failure_is_an_error_box(monkeypatch, tmp_path):
+    from disc_core.errors import DownloadError
+
+    def offline(name, progress=None, **kw):
+        progress(0, 100)
+        raise DownloadError("cannot reach raw.githubusercontent.com; are you offline?")
+
+    monkeypatch.setattr("disc_core.data.download.download", offline)
+    monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path / "empty"))
+    at = _app("datasets")
+    at.radio(key="datasets-origin").set_value("The paper's").run()
+    at.selectbox(key="datasets-paper-name").set_value("splice").run()
+    at.button(key="datasets-download").click().run()
+    assert not at.exception
+    assert "are you offline" in " ".join(e.value for e in at.error)
+
+
 def test_bad_upload_shows_the_loaders_message_not_a_traceback():
     at = _app("datasets")
     at.radio(key="datasets-origin").set_value("Your own").run()
@@ -185,44 +229,67 @@ def test_train_page_shows_the_papers_recipe_and_device():
     assert at.button(key="train-launch").disabled
 
 
-def test_train_launch_creates_runs_that_runs_and_results_pages_show(tiny_model, monkeypatch):
-    from disc_core.runner import wait
+def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_model):
+    """Launch from Train (tiny model folder, few steps) -> real background workers -> the Runs page.
+
+    The runs are cancelled from the page instead of awaited: training to the end, live curves and the
+    results table are what the browser test watches.
+    """
     from disc_core.runstore import RunStore
 
-    monkeypatch.setenv("DISC_MAX_CONCURRENT", "2")
     at = _app("train")
     at.radio(key="train-model-source").set_value("local folder").run()
     at.text_input(key="train-model-ref").set_value(tiny_model).run()
     at.multiselect(key="train-variants").set_value(["pretrained", "rand"]).run()
     at.text_input(key="train-seeds").set_value("1").run()
     at.number_input(key="train-max-steps").set_value(3).run()
-    at.number_input(key="train-lr").set_value(1e-3).run()
+    at.slider(key="train-fraction").set_value(0.5).run()
     at.button(key="train-launch").click().run()
     assert not at.exception, at.exception
     assert "Queued 2 run(s)" in " ".join(s.value for s in at.success)
     group = at.session_state["_shared_group"]
     runs = RunStore().list(group=group)
     assert sorted(r.label for r in runs) == ["pretrained", "rand"]
-    assert all(r.config["model_name_or_path"] == tiny_model and r.config["max_steps"] == 3 for r in runs)
+    assert all(r.config["model_name_or_path"] == tiny_model and r.config["max_steps"] == 3
+               and r.config["train_fraction"] == 0.5 and r.config["learning_rate"] == 1e-5 for r in runs)
 
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="runs-group").value == group
-    infos = wait([r.id for r in runs], timeout=240)
-    assert all(i.status == "finished" for i in infos), [(i.status, i.error) for i in infos]
-    at.run()
     lines = [m.value for m in at.markdown if "seed 1" in m.value]
-    assert len(lines) == 2 and all("finished" in line and "test accuracy" in line for line in lines)
-    loss = _figure(at, 0)
-    assert {t.name for t in loss.data if t.showlegend is not False} == {"pretrained s1", "rand s1"}
-    assert all(len(_values(t.y)) == 3 for t in loss.data)
+    assert len(lines) == 2 and all(("queued" in ln or "running" in ln or "finished" in ln) for ln in lines)
+    for r in runs:
+        if RunStore().get(r.id).active:
+            at.button(key=f"runs-cancel-{r.id}").click().run()
+            assert not at.exception, at.exception
+    assert all(not i.active for i in RunStore().list(group=group))  # no worker left behind
 
-    at.switch_page("pages/results.py").run()
+
+def test_results_page_table_paper_numbers_exports_and_figure3():
+    from disc_core.runstore import RunStore
+
+    store = RunStore()
+    for step, seed, label, score in [(0, 1, "pretrained", 0.60), (0, 2, "pretrained", 0.62), (0, 1, "rand", 0.50),
+                                     (0, 2, "rand", 0.51), (20, 1, "pretrained", 0.80), (20, 2, "pretrained", 0.84)]:
+        cfg = RunConfig(dataset="splice", variant=label, seed=seed, group="fig3",
+                        model_name_or_path=f"/ckpts/step_{step}k")
+        run_id = store.create(cfg)
+        store.update(run_id, status="running")
+        store.finish(run_id, "finished", results={"metric": "accuracy", "score": score})
+    at = _app("results")
     assert not at.exception, at.exception
+    assert at.selectbox(key="results-dataset").value == "splice"
+    assert at.selectbox(key="results-model").value == "/ckpts/step_20k"  # the last checkpoint first
+    assert list(at.table[0].value.index) == ["pretrained"]
+    at.selectbox(key="results-model").set_value("/ckpts/step_0k").run()
     table = at.table[0].value
-    assert sorted(table.index) == ["pretrained", "rand"] and list(table["runs"]) == [1, 1]
-    assert len(at.dataframe[0].value) == 2  # every run, in the expander
+    assert list(table.index) == ["pretrained", "rand"] and list(table["runs"]) == [2, 2]
+    assert table.loc["rand", "mean ± std"] == "0.5050 ± 0.0071"
+    assert "paper (Table 2)" in table.columns
     assert [b.label for b in at.get("download_button")] == ["CSV", "JSON", "Markdown"]
+    assert "pretrained > rand" in _texts(at)  # the paired test across seeds
+    fig3 = _figure(at, -1)
+    assert "pre-training steps" in fig3.layout.title.text and _values(fig3.data[0].x) == [0, 20000]
 
 
 def test_runs_cancel_button_cancels_a_queued_run(monkeypatch):
