@@ -15,7 +15,7 @@ DNA, proteins and music. Each symbol (a base, an amino acid, a MIDI pitch) is ma
 and the network is trained exactly as for a text task. What they found:
 
 - **Pretrained beats scratch.** The text-pretrained BERT learns faster and generalises better than the same
-  network trained from random weights (**rand**), on every DNA, protein and music task.
+  network trained from random weights (**rand**), on the DNA, protein and music tasks.
 - **The embeddings matter.** Re-initialising only the word embeddings (**re-emb**) loses part of the gain,
   and mapping symbols onto BERT's never-trained `[unused]` tokens does worse than onto frequent words.
 - **Text with scrambled ids shows it too.** English whose token ids are shifted, `T(i) = (i + c) mod D`,
