@@ -175,32 +175,42 @@ def loss_curve_figure(curves: dict[str, list[list[tuple[int, float]]]], title: s
     return path
 
 
-def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = "",
+                          mlm_losses: list[float] | None = None) -> Path:
     """Test metric (mean ± std over seeds) against pre-training steps on a symlog axis (step 0 shown);
-    a second panel shows the MLM loss of each checkpoint when known."""
+    a second panel shows the MLM training loss (the whole curve when ``mlm_losses`` is given)."""
     plt = _plt()
-    has_loss = "mlm_loss" in summary and summary["mlm_loss"].notna().any()
+    has_loss = bool(mlm_losses) or ("mlm_loss" in summary and summary["mlm_loss"].notna().any())
     fig, axes = plt.subplots(1, 2 if has_loss else 1, figsize=(9.6 if has_loss else 5.6, 3.8), dpi=110)
     axes = np.atleast_1d(axes)
     s = summary.sort_values("step")
     steps = s["step"].to_numpy(dtype=float)
     nz = steps[steps > 0]
     lin = float(nz.min()) if len(nz) else 1.0
+
+    def axis(ax, ticks=steps):
+        ax.set_xscale("symlog", linthresh=lin)
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([str(int(x)) for x in ticks], fontsize=7)
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+
     ax = axes[0]
     ax.errorbar(steps, s["mean"], yerr=s["std"], marker="o", capsize=3, color="C0")
-    ax.set_xscale("symlog", linthresh=lin)
+    axis(ax)
     ax.set_xlabel("pre-training steps (symlog; 0 = random initialisation)")
     ax.set_ylabel(f"test {s['metric'].iloc[0]} after fine-tuning")
     ax.set_title(title or "Fine-tuned metric against pre-training steps", fontsize=10)
-    ax.grid(alpha=0.3)
     if has_loss:
-        m = s[s["mlm_loss"].notna()]
-        axes[1].plot(m["step"], m["mlm_loss"], marker="o", color="C1")
-        axes[1].set_xscale("symlog", linthresh=lin)
+        if mlm_losses:
+            y = np.asarray(mlm_losses, dtype=float)
+            axes[1].plot(np.arange(1, len(y) + 1), _smooth(y, max(1, len(y) // 50)), color="C1", lw=1.2)
+        m = s[s["mlm_loss"].notna()] if "mlm_loss" in s else s.iloc[:0]
+        axes[1].plot(m["step"], m["mlm_loss"], "o", color="C1")
+        axis(axes[1], sorted(set(steps) | ({float(len(mlm_losses))} if mlm_losses else set())))
         axes[1].set_xlabel("pre-training steps")
-        axes[1].set_ylabel("MLM training loss (last 20 steps)")
-        axes[1].set_title("Pre-training progress", fontsize=10)
-        axes[1].grid(alpha=0.3)
+        axes[1].set_ylabel("MLM training loss")
+        axes[1].set_title("Pre-training progress (dots: checkpoints)", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,11 +283,14 @@ def _missing(plan, root: Path) -> list[str]:
             want = len(ckpts or t.checkpoints or t.pretrain.checkpoint_fractions) * len(t.seeds)
             have = sum(1 for r in res if r["dataset"] == t.dataset)
             if have < want:
-                out.append(f"`{t.key}`: {have} of {want} fine-tuning runs finished")
+                out.append(f"`{t.key}`: {have} of {want} fine-tuning runs finished" if have else
+                           f"`{t.key}`: not run (0 of {want} fine-tuning runs)")
             continue
         cfgs = task_configs(t, plan.model)
         done = [c for c in cfgs if (cell_dir(task_root(root, t), c) / "results.json").exists()]
-        if len(done) < len(cfgs):
+        if not done:
+            out.append(f"`{t.key}`: not run (0 of {len(cfgs)} cells)")
+        elif len(done) < len(cfgs):
             missing = [f"{c.label}/seed{c.seed}" for c in cfgs if c not in done]
             short = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
             out.append(f"`{t.key}`: {len(done)} of {len(cfgs)} cells finished; missing {short}")
@@ -320,7 +333,13 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
         o = tables[study]["orderings"]
         for claim in dict.fromkeys(o["paper's claim"]):
             sub = o[o["paper's claim"] == claim]
+            untested = int(sub["verdict"].str.startswith("n/a").sum())
+            sub = sub[~sub["verdict"].str.startswith("n/a")]
             n = len(sub)
+            if untested:
+                out.append(f"{study}: `{claim}`: not testable yet on {untested} dataset(s) (fewer than 2 paired seeds).")
+            if not n:
+                continue
             if "≈" in claim:
                 k = int((sub["verdict"].str.startswith("close")).sum())
                 out.append(f"{study}: `{claim}`: close on {k} of {n} datasets.")
@@ -450,7 +469,9 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
         L += [_md(pd.DataFrame(rows)), ""]
         for ds, g in s.groupby("dataset"):
             name = f"pretrain_steps_{ds}.png"
-            pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps")
+            lp = root / "pretrain-steps" / "checkpoints" / "mlm_losses.json"
+            pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps",
+                                  json.loads(lp.read_text(encoding="utf-8")) if lp.exists() else None)
             L += [f"![metric against pre-training steps]({rel}/{name})", ""]
     else:
         L += ["No finished runs yet.", ""]
