@@ -499,7 +499,7 @@ _DEFAULT_DISCUSSION = """\
   GUE/EMP `dev.csv` split 85/15 into train/validation with `test.csv` as test (1.3k-2.4k training sequences
   instead of ~12k), and DeepLoc trains on its published validation set (1.4k proteins) and tests on the
   published test set. Long inputs are truncated to 128 tokens in the laptop profile. Text test sets are the
-  GLUE dev sets (GLUE's test labels are hidden), as in the paper, and sampled down to 500 examples here.
+  GLUE dev sets (GLUE's test labels are hidden), as in the paper, and sampled down to 200-500 examples here (see the budget table).
 - **Seeds.** With 2-3 seeds the confidence intervals are wide: "not significant" mostly means "too few seeds
   to tell", not "no effect".
 - **The pre-training-steps study** pre-trains a 2-layer BERT on ~87k GLUE sentences for minutes, not

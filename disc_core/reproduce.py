@@ -141,14 +141,15 @@ def _laptop(scale: float = 1.0) -> tuple[list[Task], str]:
              long_ + ": only the first 126 residues are seen; test = a seeded sample of 500"),
     ]
     text_seeds = (0, 1)
+    n_eval = 200 if mini else 500
     for ds in ("mrpc", "rte", "stsb", "cola", "sst2"):
         tasks.append(Task("text", ds, TEXT_VARIANTS, text_seeds,
-                          steps(30, eval_steps=n_(30), max_eval_examples=500, max_length=128),
-                          f"{n_(30)} steps of batch {B}, 2 seeds, test = a seeded sample of 500 examples of the GLUE "
-                          "dev set, max_length 128"))
+                          steps(30, eval_steps=n_(30), max_eval_examples=n_eval, max_length=128),
+                          f"{n_(30)} steps of batch {B}, 2 seeds, test = a seeded sample of {n_eval} examples of the "
+                          "GLUE dev set, max_length 128"))
     for ds in ("mrpc", "rte", "stsb", "cola", "sst2"):
         tasks.append(Task("text-1pct", ds, TEXT_1PCT_VARIANTS, text_seeds,
-                          steps(20, eval_steps=n_(20), max_eval_examples=500, max_length=128, train_fraction=0.01),
+                          steps(20, eval_steps=n_(20), max_eval_examples=n_eval, max_length=128, train_fraction=0.01),
                           f"1% of the training set (seeded, stratified), {n_(20)} steps, 2 seeds"))
     for ds in ("h4", "h3k9ac"):
         tasks.append(Task("non-text", ds, nt, seeds, steps(40, max_length=128, max_eval_examples=500),
