@@ -39,7 +39,7 @@ def test_quick_profile_runs_every_cell_and_writes_the_report(quick, capsys):
     assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| re-emb \| accuracy \| \d\.\d{4} ± \d\.\d{4} \| 2 \| n/a \|",
                      report)
     assert "| splice-synthetic | pretrained > rand | 2 |" in report and "unused ≈ rand" in report
-    assert "`text/mrpc`: 0 of 4 cells finished" in report  # missing cells are listed, not invented
+    assert "`text/mrpc`: not run (0 of 4 cells)" in report  # missing cells are listed, not invented
     assert "| splice-synthetic | 0 |" in report and "| splice-synthetic | 40 |" in report  # Figure 3 table
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert {"figures/loss_non-text_splice-synthetic.png", "figures/pretrain_steps_splice-synthetic.png"} <= set(links)
