@@ -61,15 +61,19 @@ def run_ours(cfg: RunConfig, ds, enc, steps: int) -> dict:
     return {"tokens": out["tokens_seen"], "seconds": out["train_time_s"], "model": model}
 
 
-class _Counting:
-    """Wraps a data collator and counts the real (non-padding) tokens it was given."""
+class _TokenCounter:
+    """Counts the real (non-padding) tokens of every training forward pass of a model.
 
-    def __init__(self, inner):
-        self.inner, self.tokens = inner, 0
+    Counted at the model, not the collator: the Trainer fetches batches ahead of the step that uses them.
+    """
 
-    def __call__(self, features):
-        self.tokens += sum(len(f["input_ids"]) for f in features)
-        return self.inner(features)
+    def __init__(self, model):
+        self.tokens = 0
+        model.register_forward_pre_hook(self._hook, with_kwargs=True)
+
+    def _hook(self, module, args, kwargs):
+        if module.training:
+            self.tokens += int(kwargs["attention_mask"].sum())
 
 
 def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_length: int) -> dict:
@@ -86,9 +90,9 @@ def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_
         collator = DataCollatorWithPadding(tok)
     else:  # the run_glue default: pad_to_max_length
         collator = DataCollatorWithPadding(tok, padding="max_length", max_length=max_length)
-    counting = _Counting(collator)
     set_seed(cfg.seed)
     model = build_model(cfg.model_name_or_path, "pretrained", ds.num_labels, ds.task, seed=cfg.seed)
+    counter = _TokenCounter(model)
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
             output_dir=out, per_device_train_batch_size=cfg.per_device_train_batch_size, max_steps=steps,
@@ -97,11 +101,11 @@ def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_
             train_sampling_strategy="group_by_length" if group_by_length else "random", save_strategy="no",
             logging_strategy="no", use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(),
             dataloader_num_workers=0, seed=cfg.seed, disable_tqdm=True)
-        trainer = Trainer(model=model, args=args, train_dataset=hf, data_collator=counting)
+        trainer = Trainer(model=model, args=args, train_dataset=hf, data_collator=collator)
         t = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - t
-    return {"tokens": counting.tokens, "seconds": seconds}
+    return {"tokens": counter.tokens, "seconds": seconds}
 
 
 def main(argv=None) -> int:
