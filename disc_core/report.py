@@ -514,7 +514,10 @@ _DEFAULT_DISCUSSION = """\
   to tell", not "no effect".
 - **The pre-training-steps study** pre-trains a 2-layer BERT on ~87k GLUE sentences for minutes, not
   bert-base on Wikipedia for days; it shows whether the *shape* of the paper's curve (most of the gain early)
-  appears at small scale, not the paper's numbers. With network access, `--checkpoints
+  appears at small scale, not the paper's numbers. Early in MLM pre-training a small model first learns token
+  frequencies (the loss falls from ln 30,522 = 10.3 towards the unigram entropy, ~7.5 on this corpus) before it
+  learns context; checkpoints from that phase can fine-tune *worse* than the random initialisation, so a short
+  pre-training can show the opposite of the paper's curve. With network access, `--checkpoints
   google/multiberts-seed_0-step_0k ... step_2000k` fine-tunes the real MultiBERTs checkpoints instead.
 - **Reproducing at the paper's scale** needs a GPU: `python -m disc_core reproduce --profile gpu` uses
   bert-base-uncased (downloaded once from the hub, or a local copy via `--model FOLDER`), learning rate
