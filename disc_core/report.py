@@ -406,8 +406,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
           f"Python {hw['python']}, torch {hw['torch']}.",
           ]
     if "compute_hours" in hw:
-        L.append(f"- Runs in this report used {hw['compute_hours']:.2f} h of wall-clock time, summed over runs (some ran in parallel), on "
-                 f"{hw['devices_used']}.")
+        L.append(f"- Runs in this report used {hw['compute_hours']:.2f} h of wall-clock time, summed over runs "
+                 f"(some ran in parallel), on {hw['devices_used']}.")
     tps = [r["tokens_per_s"] for r in all_res if r.get("tokens_per_s") and r["dataset"] in ("splice",)
            and "pretrain_step" not in r]
     if tps:
