@@ -110,11 +110,13 @@ def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
     d = np.array([a[s] - b[s] for s in seeds])
     mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
     if se == 0:
+        # every seed gave the same difference: the t interval is undefined (zero width), which is no evidence
+        # of significance from a handful of seeds; report the direction only
         lo = hi = mean
-        p = 0.0 if mean > 0 else 1.0
+        p = float("nan")
     else:
         t = stats.t.ppf(0.975, len(d) - 1)
         lo, hi = mean - t * se, mean + t * se
         p = float(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds], alternative="greater").pvalue)
     return {"better": better, "worse": worse, "n": len(seeds), "mean_diff": mean, "ci95": (lo, hi),
-            "p_value": p, "holds": lo > 0, "direction_ok": mean > 0}
+            "p_value": p, "holds": bool(lo > 0 and se > 0), "direction_ok": mean > 0}

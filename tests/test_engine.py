@@ -184,3 +184,18 @@ def test_cli_compare_prints_the_table(tiny_model, tmp_path):
     assert table["n"].tolist() == [2, 2]
     assert sorted(p.parent.name for p in tmp_path.glob("splice-synthetic/*/seed*/results.json")) == \
         ["seed1", "seed1", "seed2", "seed2"]
+
+
+def test_paired_test_needs_variation_to_call_an_ordering_significant():
+    from disc_core.compare import paired_test
+
+    def r(label, seed, score):
+        return {"label": label, "seed": seed, "score": score}
+
+    same_gap = [r("pretrained", s, 0.7) for s in (1, 2)] + [r("rand", s, 0.5) for s in (1, 2)]
+    t = paired_test(same_gap, "pretrained", "rand")
+    assert t["direction_ok"] and not t["holds"]  # two identical differences prove nothing
+    varied = [r("pretrained", s, 0.8 + 0.01 * s) for s in range(4)] + [r("rand", s, 0.5 - 0.02 * s) for s in range(4)]
+    t = paired_test(varied, "pretrained", "rand")
+    assert t["holds"] and t["ci95"][0] > 0 and t["p_value"] < 0.01
+    assert paired_test(varied[:1] + varied[4:5], "pretrained", "rand") is None
