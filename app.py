@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/play_circle:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
     st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
+    st.Page("pages/reproduction.py", title="Reproduction", icon=":material/science:"),
 ]
 
 page = st.navigation(PAGES)

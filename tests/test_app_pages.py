@@ -398,3 +398,24 @@ def test_demo_configs_are_the_three_variants_on_builtin_data():
     assert len({c.group for c in cfgs}) == 1 and cfgs[0].group.startswith("demo-")
     assert all(c.max_steps == DEMO_STEPS and c.dataset == "splice-synthetic" and c.seed == 1 for c in cfgs)
     assert RunConfig.from_dict(cfgs[0].to_dict()) == cfgs[0]
+
+
+def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_path, monkeypatch):
+    from disc_core.config import RunConfig as _RC
+    from disc_core.compare import comparison_configs, run_comparison
+
+    at = _app("reproduction")
+    at.text_input(key="repro-root").set_value(str(tmp_path / "none")).run()
+    assert not at.exception
+    assert "No reproduction runs under" in _texts(at)
+
+    root = tmp_path / "repro"
+    base = _RC(dataset="splice-synthetic", model_name_or_path=tiny_model, max_steps=2, save_model=False,
+               max_eval_examples=16)
+    run_comparison(comparison_configs(base, ["pretrained", "rand"], [1, 2]), root / "non-text")
+    at.text_input(key="repro-root").set_value(str(root)).run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "| splice-synthetic | pretrained | accuracy |" in text and "| splice-synthetic | rand | accuracy |" in text
+    orderings = at.dataframe[0].value
+    assert "pretrained > rand" in set(orderings["paper's claim"])

@@ -20,7 +20,8 @@ import streamlit as st
 from disc_core.errors import DiscError
 
 PAGES = {"overview": "pages/overview.py", "datasets": "pages/datasets.py", "mapping": "pages/mapping.py",
-         "train": "pages/train.py", "runs": "pages/runs.py", "results": "pages/results.py"}
+         "train": "pages/train.py", "runs": "pages/runs.py", "results": "pages/results.py",
+         "reproduction": "pages/reproduction.py"}
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,50 @@
+"""Reproduction: the tables of `python -m disc_core reproduce` (docs/REPRODUCTION.md), from its run folders."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from disc_core import plots
+from disc_core.compare import to_markdown
+from disc_core.experiment_cli import default_runs_root
+from disc_core.reproduce import PROFILES
+from disc_core.report import study_tables
+from ui.common import require_app, show_error
+
+require_app()
+
+st.title("Reproduction")
+st.caption("The paper's studies as run by `python -m disc_core reproduce --profile P --root R` (resumable; "
+           "finished cells are reused). This page reads the same run folders as `docs/REPRODUCTION.md`.")
+profile = st.radio("Profile", list(PROFILES), horizontal=True, key="repro-profile", index=1)
+default = default_runs_root() / "reproduce" / profile
+root = Path(st.text_input("Run folder root", value=str(default), key="repro-root"))
+if not root.is_dir():
+    st.info(f"No reproduction runs under `{root}` yet. Start them with "
+            f"`python -m disc_core reproduce --profile {profile} --root {root}` (see `--dry-run` for the plan "
+            "and its time estimate), or point this page at the root you used.")
+    st.stop()
+try:
+    tables = study_tables(root)
+except Exception as err:
+    show_error(err)
+    st.stop()
+if not tables:
+    st.info(f"`{root}` holds no finished cells yet; they appear here as runs finish.")
+    st.stop()
+for study, t in tables.items():
+    if study == "pretrain-steps":
+        continue
+    st.subheader(study)
+    st.markdown(to_markdown(t["summary"]))
+    if len(t.get("orderings", [])):
+        st.markdown("Ordering checks (paired by seed: mean difference, 95% interval, one-sided p, verdict)")
+        st.dataframe(t["orderings"], hide_index=True, width="stretch")
+steps = tables.get("pretrain-steps", {}).get("results")
+if steps:
+    pts = [{**r, "model": f"step_{r['pretrain_step']}"} for r in steps]
+    fig = plots.pretraining_figure(pts)
+    st.subheader("Score against pre-training steps (the paper's Figure 3)")
+    st.dataframe(tables["pretrain-steps"]["summary"], hide_index=True, width="stretch")
+    if fig is not None:
+        st.plotly_chart(fig, width="stretch")
