@@ -39,6 +39,16 @@ def _load_cells(study_root: Path) -> list[dict]:
     return collect_results(study_root) if study_root.exists() else []
 
 
+def _save_figure(fig, path: str | Path) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    _plt().close(fig)
+    return path
+
+
 def pretrain_step_results(root: str | Path) -> tuple[list[dict], list[dict]]:
     """(results with a ``pretrain_step`` key, the checkpoint list) of the ``pretrain-steps`` study."""
     from .pretrain import read_checkpoints
@@ -167,12 +177,7 @@ def loss_curve_figure(curves: dict[str, list[list[tuple[int, float]]]], title: s
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = "",
@@ -211,12 +216,7 @@ def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = 
         axes[1].set_xlabel("pre-training steps")
         axes[1].set_ylabel("MLM training loss")
         axes[1].set_title("Pre-training progress (dots: checkpoints)", fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save_figure(fig, path)
 
 
 def _curves(study_root: Path, dataset: str) -> dict[str, list[list[tuple[int, float]]]]:
