@@ -5,8 +5,9 @@ from collections import Counter
 import pytest
 
 from disc_core.data import get_info, load_dataset
-from disc_core.data.dna import (assign_splits, make_synthetic_splice, read_histone_gue, read_histone_hilbert,
+from disc_core.data.dna import (make_synthetic_splice, read_histone_gue, read_histone_hilbert,
                                 read_splice)
+from disc_core.data.splits import assign_splits
 from disc_core.errors import DataError
 
 SEQ60 = "ACGT" * 15

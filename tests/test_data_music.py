@@ -11,8 +11,8 @@ import pytest
 
 from disc_core.data import get_info, load_dataset
 from disc_core.data import music
-from disc_core.data.music import (composer_works, midi_to_pitches, read_midi_folder, segment_pitches,
-                                  split_counts, stratified_split)
+from disc_core.data.music import composer_works, midi_to_pitches, read_midi_folder, segment_pitches
+from disc_core.data.splits import split_counts, stratified_split
 from disc_core.errors import DataError
 
 

@@ -12,6 +12,7 @@ Loader modules (each registers its datasets on import):
 - ``text``     the paper's eight GLUE tasks
 - ``user``     the user's own FASTA / CSV / TSV files and MIDI folders
 - ``download`` fetching the paper's published files into the per-user cache, checksum checked
+- ``splits``   the seeded random splits the loaders share
 """
 
 from __future__ import annotations

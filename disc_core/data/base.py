@@ -18,7 +18,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import platformdirs
 
@@ -26,7 +26,7 @@ from ..errors import DataError
 
 __all__ = [
     "Record", "Dataset", "DatasetInfo", "DATASETS", "register", "get_info", "load_dataset",
-    "data_dirs", "cache_dir", "find_data_file", "SPLITS", "DISCIPLINES", "MAX_SYMBOLS",
+    "data_dirs", "cache_dir", "find_data_file", "find_file_set", "AnyFilesInfo", "SPLITS", "DISCIPLINES", "MAX_SYMBOLS",
 ]
 
 SPLITS = ("train", "validation", "test")
@@ -256,6 +256,44 @@ class DatasetInfo:
         return False, (f"not found in {', '.join(str(p) for p in data_dirs())}; run "
                        f"`python -m disc_core download {self.name}` when online, or set DISC_DATA_DIR "
                        f"to a folder holding {', '.join(self.files[:3])}{' ...' if len(self.files) > 3 else ''}")
+
+
+def find_file_set(candidates: Sequence[Sequence[str]]) -> tuple[Path, int] | None:
+    """The first complete set of files among ``candidates`` (paths relative to a data dir).
+
+    Sets are tried in order, each in every data dir (``DISC_DATA_DIR``, then the download cache);
+    returns (data dir, index of the set) or None.
+    """
+    for k, files in enumerate(candidates):
+        for d in data_dirs():
+            if all((d / f).exists() for f in files):
+                return d, k
+    return None
+
+
+@dataclass
+class AnyFilesInfo(DatasetInfo):
+    """A registry entry whose data may come in several layouts.
+
+    ``alternatives`` are file sets tried in order of preference; ``files`` stays the set that
+    ``download`` fetches and that the "not found" message names. ``available()`` is True as soon as
+    any set is complete, which is exactly when the loader can load. ``how_to_get`` is the advice
+    given instead of ``download`` when there is nothing to download.
+    """
+
+    alternatives: tuple[tuple[str, ...], ...] = ()
+    #: Replaces the "run download" advice for data that has no published copy to download.
+    how_to_get: str = ""
+
+    def locate(self) -> Path | None:
+        found = find_file_set(self.alternatives or (self.files,))
+        return found[0] if found else None
+
+    def available(self) -> tuple[bool, str]:
+        ok, where = super().available()
+        if ok or not self.how_to_get:
+            return ok, where
+        return False, f"not found in {', '.join(str(p) for p in data_dirs())}; {self.how_to_get}"
 
 
 DATASETS: dict[str, DatasetInfo] = {}

@@ -5,9 +5,8 @@ nucleotide codes, so the rare ambiguity letters of the UCI file (``D N S R``) st
 
 Public readers take a path, so files from any folder can be loaded the same way as the registered
 datasets: :func:`read_splice`, :func:`read_histone_gue`, :func:`read_histone_hilbert`,
-:func:`make_synthetic_splice`. :func:`assign_splits` is the seeded (stratified) random split the
-loaders use; :func:`find_file_set` and :class:`AnyFilesInfo` let a dataset come in several file
-layouts (the protein loaders use them too).
+:func:`make_synthetic_splice`. Splits come from :mod:`disc_core.data.splits`; several file layouts
+of one dataset from :class:`disc_core.data.base.AnyFilesInfo`.
 """
 
 from __future__ import annotations
@@ -15,17 +14,16 @@ from __future__ import annotations
 import csv
 import io
 import random
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Hashable, Sequence
+from typing import Sequence
 
 from ..errors import DataError
-from .base import DatasetInfo, Record, data_dirs, make_dataset, register
+from .base import AnyFilesInfo, DatasetInfo, Record, data_dirs, find_file_set, make_dataset, register
 from .io import check_symbols, read_lines, read_text
+from .splits import assign_splits
 
 __all__ = [
-    "IUPAC_DNA", "SPLICE_CLASSES", "HISTONE_MARKS", "assign_splits", "find_file_set", "AnyFilesInfo",
+    "IUPAC_DNA", "SPLICE_CLASSES", "HISTONE_MARKS",
     "read_splice", "read_histone_gue", "read_histone_hilbert", "make_synthetic_splice", "synthetic_splice_dataset",
 ]
 
@@ -41,41 +39,6 @@ HISTONE_MARKS = {"h3": "H3", "h4": "H4", "h3k9ac": "H3K9ac"}
 _BINARY = ["0", "1"]
 
 
-def assign_splits(labels: Sequence[Hashable], fractions: dict[str, float], seed: int = 42,
-                  stratify: bool = True) -> list[str]:
-    """Split name for each example: a seeded random split, stratified by label when ``stratify``.
-
-    Parameters
-    ----------
-    labels : one label per example (any hashable; ignored when ``stratify`` is False).
-    fractions : split name -> fraction, in order, summing to 1 (``{"train": .9, "validation": .05, "test": .05}``).
-    seed : the same seed and labels always give the same split.
-
-    Returns
-    -------
-    list of split names, same length as ``labels``. Within each class the counts are
-    ``round(n * cumulative fraction)`` differences, so they add up exactly.
-    """
-    if abs(sum(fractions.values()) - 1.0) > 1e-9:
-        raise ValueError(f"split fractions must sum to 1, got {fractions}")
-    rng = random.Random(seed)
-    by_class: dict = defaultdict(list)
-    for i, y in enumerate(labels):
-        by_class[y if stratify else 0].append(i)
-    out: list[str] = [""] * len(labels)
-    for key in sorted(by_class, key=repr):  # fixed order so the rng stream does not depend on dict order
-        idx = by_class[key]
-        rng.shuffle(idx)
-        start, cum = 0, 0.0
-        for name, frac in fractions.items():
-            cum += frac
-            end = round(len(idx) * cum)
-            for i in idx[start:end]:
-                out[i] = name
-            start = end
-    return out
-
-
 def _records(rows: Sequence[tuple[str, int]], splits: Sequence[str]) -> list[Record]:
     return [Record(label=y, split=s, symbols=tuple(seq)) for (seq, y), s in zip(rows, splits)]
 
@@ -86,44 +49,6 @@ def _check_dna(seq: str, path, line: int) -> str:
         raise DataError("empty sequence", path=path, line=line, hint="fill in or remove that line")
     check_symbols(seq, IUPAC_DNA, path, line=line, kind="DNA sequence")
     return seq
-
-
-def find_file_set(candidates: Sequence[Sequence[str]]) -> tuple[Path, int] | None:
-    """The first complete set of files among ``candidates`` (paths relative to a data dir).
-
-    Sets are tried in order, each in every data dir (``DISC_DATA_DIR``, then the download cache);
-    returns (data dir, index of the set) or None.
-    """
-    for k, files in enumerate(candidates):
-        for d in data_dirs():
-            if all((d / f).exists() for f in files):
-                return d, k
-    return None
-
-
-@dataclass
-class AnyFilesInfo(DatasetInfo):
-    """A registry entry whose data may come in several layouts.
-
-    ``alternatives`` are file sets tried in order of preference; ``files`` stays the set that
-    ``download`` fetches and that the "not found" message names. ``available()`` is True as soon as
-    any set is complete, which is exactly when the loader can load. ``how_to_get`` is the advice
-    given instead of ``download`` when there is nothing to download.
-    """
-
-    alternatives: tuple[tuple[str, ...], ...] = ()
-    #: Replaces the "run download" advice for data that has no published copy to download.
-    how_to_get: str = ""
-
-    def locate(self) -> Path | None:
-        found = find_file_set(self.alternatives or (self.files,))
-        return found[0] if found else None
-
-    def available(self) -> tuple[bool, str]:
-        ok, where = super().available()
-        if ok or not self.how_to_get:
-            return ok, where
-        return False, f"not found in {', '.join(str(p) for p in data_dirs())}; {self.how_to_get}"
 
 
 # --------------------------------------------------------------------------------------------

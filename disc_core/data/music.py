@@ -37,10 +37,11 @@ from ..errors import ConfigError, DataError
 from .base import (SPLITS, Dataset, DatasetInfo, Record, cache_dir, find_data_file, make_dataset,
                    register)
 from .io import read_text
+from .splits import stratified_split
 
 __all__ = [
-    "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MAX_WORKS_PER_COMPOSER", "MIDI_SUFFIXES", "segment_pitches", "split_counts",
-    "stratified_split", "score_to_pitches", "midi_to_pitches", "composer_works", "load_composers",
+    "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MAX_WORKS_PER_COMPOSER", "MIDI_SUFFIXES", "segment_pitches",
+    "score_to_pitches", "midi_to_pitches", "composer_works", "load_composers",
     "load_maestro", "read_midi_folder",
 ]
 
@@ -202,64 +203,9 @@ def _failure_note(failed: list[tuple[Path, str]], total: int, what: str = "MIDI 
     return f"{len(failed)} of {total} {what} could not be read: {names}"
 
 
-# --------------------------------------------------------------------------------------------
-# Splits
-# --------------------------------------------------------------------------------------------
-
-def split_counts(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> tuple[int, int, int]:
-    """(train, validation, test) sizes for ``n`` items of one class.
-
-    Rounded fractions, but with at least one validation and one test item from 3 items up (when the
-    fraction is not 0), one test item for 2, and always at least one training item.
-    """
-    _check_fractions(fractions)
-    if n <= 0:
-        return 0, 0, 0
-    _, fv, ft = fractions
-    n_val, n_test = int(n * fv + 0.5), int(n * ft + 0.5)
-    if n >= 3:
-        n_val, n_test = (max(1, n_val) if fv > 0 else 0), (max(1, n_test) if ft > 0 else 0)
-    elif n == 2:
-        n_val, n_test = 0, (1 if ft > 0 else 0)
-    else:
-        n_val = n_test = 0
-    while n - n_val - n_test < 1:
-        if n_val >= n_test:
-            n_val -= 1
-        else:
-            n_test -= 1
-    return n - n_val - n_test, n_val, n_test
-
-
-def stratified_split(labels: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1),
-                     seed: int = 42) -> list[str]:
-    """A split name for each item: seeded, per label (stratified), sizes from :func:`split_counts`.
-
-    Pass the same label for every item for a plain random split. Each label's shuffle depends only on
-    the seed and that label, so adding a class does not reshuffle the others.
-    """
-    by_label: dict = {}
-    for i, lab in enumerate(labels):
-        by_label.setdefault(lab, []).append(i)
-    out = [""] * len(labels)
-    for lab, idx in by_label.items():
-        idx = list(idx)
-        random.Random(f"{seed}|{lab}").shuffle(idx)
-        n_train, n_val, n_test = split_counts(len(idx), fractions)
-        for j, i in enumerate(idx):
-            out[i] = "test" if j < n_test else "validation" if j < n_test + n_val else "train"
-    return out
-
-
 def _reject_unknown(kw: dict, what: str) -> None:
     if kw:
         raise ConfigError(f"unknown option(s) for {what}: {', '.join(sorted(kw))}")
-
-
-def _check_fractions(fractions: Sequence[float]) -> None:
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise ConfigError(f"split fractions must be three non-negative numbers (train, validation, test) "
-                          f"summing to 1, not {tuple(fractions)}")
 
 
 # --------------------------------------------------------------------------------------------

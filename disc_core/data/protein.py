@@ -20,7 +20,8 @@ from typing import Sequence
 
 from ..errors import DataError
 from .base import MAX_SYMBOLS, DatasetInfo, Record, data_dirs, make_dataset, register
-from .dna import AnyFilesInfo, assign_splits, find_file_set
+from .base import AnyFilesInfo, find_file_set
+from .splits import assign_splits
 from .io import check_symbols, read_text, truncate
 
 __all__ = [

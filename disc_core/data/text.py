@@ -21,7 +21,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from .base import Record, data_dirs, make_dataset, register
-from .dna import AnyFilesInfo, assign_splits, find_file_set
+from .base import AnyFilesInfo, find_file_set
+from .splits import assign_splits
 from .io import read_text
 
 __all__ = ["GlueTask", "GLUE_TASKS", "read_glue", "read_glue_tsv", "glue_from_hub"]

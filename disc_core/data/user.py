@@ -48,7 +48,8 @@ from ..errors import ConfigError, DataError
 from .base import (DATASETS, DISCIPLINES, MAX_SYMBOLS, SPLITS, Dataset, DatasetInfo, Record, cache_dir,
                    make_dataset, register)
 from .io import check_symbols, read_text, truncate
-from .music import MIDI_SUFFIXES, read_midi_folder, stratified_split
+from .music import MIDI_SUFFIXES, read_midi_folder
+from .splits import stratified_split
 
 __all__ = [
     "read_user_data", "import_user_dataset", "remove_user_dataset",
