@@ -3,19 +3,16 @@
 import streamlit as st
 
 from disc_core import plots
-from disc_core.demo import DEMO_DATASET
 from disc_core.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
-from ui.common import (chips, dataset_infos, dataset_label, get_dataset, get_tokenizer, model_picker, require_app,
-                       shared_selectbox, show_error)
+from ui.common import (chips, dataset_picker, get_dataset, get_tokenizer, model_picker, require_app,
+                       show_error)
 
 require_app()
 
 st.title("Token mapping")
-available = sorted(n for n, i in dataset_infos().items() if i.available()[0])
 c1, c2 = st.columns(2)
 with c1:
-    name = shared_selectbox("Dataset", available, "dataset", key="mapping-dataset",
-                            default=DEMO_DATASET, format_func=dataset_label)
+    name = dataset_picker("mapping-dataset")
 with c2:
     ref = model_picker("mapping")
 try:

@@ -6,10 +6,9 @@ import streamlit as st
 
 from disc_core.compare import comparison_configs
 from disc_core.config import VARIANTS, RunConfig
-from disc_core.demo import DEMO_DATASET
 from disc_core.mapping import MAPPINGS
-from ui.common import (PAGES, dataset_infos, dataset_label, device_summary, model_picker, remember, require_app,
-                       shared_selectbox, show_error)
+from ui.common import (PAGES, dataset_infos, dataset_picker, device_summary, model_picker, remember, require_app,
+                       show_error)
 
 require_app()
 
@@ -17,11 +16,9 @@ D = RunConfig()  # the paper's recipe, as defaults
 st.title("Train")
 st.caption("Runs go on in the background: you can leave this page, open other tabs, or reload.")
 
-available = sorted(n for n, i in dataset_infos().items() if i.available()[0])
 c1, c2 = st.columns(2)
 with c1:
-    name = shared_selectbox("Dataset", available, "dataset", key="train-dataset",
-                            default=DEMO_DATASET, format_func=dataset_label)
+    name = dataset_picker("train-dataset")
     info = dataset_infos()[name]
 with c2:
     ref = model_picker("train")

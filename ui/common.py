@@ -127,6 +127,15 @@ def dataset_label(name: str) -> str:
     return f"{name} — {info.title}{mark}"
 
 
+def dataset_picker(key: str) -> str | None:
+    """The shared "Dataset" selectbox over the datasets whose data is here (demo dataset by default)."""
+    from disc_core.demo import DEMO_DATASET
+
+    available = sorted(n for n, i in dataset_infos().items() if i.available()[0])
+    return shared_selectbox("Dataset", available, "dataset", key=key, default=DEMO_DATASET,
+                            format_func=dataset_label)
+
+
 @st.cache_resource(show_spinner=False)
 def _dataset_cache() -> dict:
     return {"lock": threading.Lock(), "items": {}}
