@@ -29,9 +29,9 @@ def comparison_configs(base: RunConfig, variants: list[str], seeds: list[int], g
     for v in variants:
         name, shift = parse_variant(v)
         for s in seeds:
+            # RunConfig itself sets mapping="unused" for the unused variant; the other cells keep the base's
             out.append(base.replace(variant=name, text_shift=shift or base.text_shift, seed=int(s),
-                                    mapping="unused" if name == "unused" else (
-                                        base.mapping if base.mapping != "unused" else "frequent"),
+                                    mapping=base.mapping if base.mapping != "unused" else "frequent",
                                     group=group or base.group))
     return out
 

@@ -21,6 +21,7 @@ import os
 import platform
 import random
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from .config import RunConfig
 from .data import load_dataset
 from .data.base import Dataset
 from .encoding import Encoded, build_mapping, encode_records
-from .events import JsonlListener, RunFinished, emit
+from .events import EvalLogged, JsonlListener, RunFinished, emit
 from .models import load_tokenizer, resolve_model
 
 __all__ = ["run_experiment", "load_run", "load_finetuned", "set_seed", "prepare_data", "read_metrics"]
@@ -72,7 +73,7 @@ def _cap(enc: Encoded, limit: int | None, seed: int) -> Encoded:
     groups = list(dict.fromkeys(enc.groups))
     rng.shuffle(groups)
     chosen, n = set(), 0
-    counts = {g: enc.groups.count(g) for g in groups}
+    counts = Counter(enc.groups)
     for g in groups:
         if n >= limit:
             break
@@ -158,8 +159,6 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
                         checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None, resume=resume)
     device = pick_device(cfg.device)
     test_metrics, _ = evaluate(model, enc["test"], ds.task, cfg.per_device_eval_batch_size, device, pad_id, cfg.bf16)
-    from .events import EvalLogged
-
     emit(listeners, EvalLogged(step=summary["steps"], split="test", metrics=test_metrics,
                                elapsed_s=time.time() - t0))
     results = {"dataset": ds.name, "variant": cfg.variant, "label": cfg.label, "seed": cfg.seed,
