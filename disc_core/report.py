@@ -412,7 +412,7 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
            and "pretrain_step" not in r]
     if tps:
         L.append(f"- Measured MiniLM training throughput on Splice: median {np.median(tps):,.0f} tokens/s "
-                 f"(an idle 2-core machine does ~2,000 tokens/s: one batch of 32 x 62 tokens per second). "
+                 f"(an idle 2-core machine does ~1,700 tokens/s: one batch of 32 x 62 tokens in 1.15 s). "
                  f"Load average while writing this report: {hw.get('load_average', '?')}.")
     L += ["", "Profiles of the same command (`--profile`); estimates are for an idle 2-core CPU:", "",
           "| profile | model | tasks | estimated hours | what it is |", "|---|---|---|---|---|"]
@@ -503,12 +503,13 @@ _DEFAULT_DISCUSSION = """\
   variants measure how fast each initialisation starts to learn (the paper's Figure 2 view) more than where
   it ends. A run that still predicts one class (see Findings) has not started to learn at all: its score
   says nothing about transfer, and a tie between variants there is not evidence against the paper.
-- **Shared hardware.** The runs of this report shared two CPU cores with other jobs (see the load average and
-  the measured throughput above); the profiles' time estimates are for an idle machine.
+- **Hardware.** Two CPU cores (see the measured throughput and the load average above: a shared machine
+  runs slower, and the profiles' time estimates are for an idle one).
 - **Data splits.** Several of the paper's training files have no public copy here: the histone marks use the
   GUE/EMP `dev.csv` split 85/15 into train/validation with `test.csv` as test (1.3k-2.4k training sequences
   instead of ~12k), and DeepLoc trains on its published validation set (1.4k proteins) and tests on the
-  published test set. Long inputs are truncated to 128 tokens in the laptop profile. Text test sets are the
+  published test set. In the laptop profile DNA, protein and music inputs are truncated to 64 tokens (the
+  first 62 symbols: a 500 bp histone sequence loses most of its length) and text to 128. Text test sets are the
   GLUE dev sets (GLUE's test labels are hidden), as in the paper, and sampled down to 200-500 examples here (see the budget table).
 - **Seeds.** With 2-3 seeds the confidence intervals are wide: "not significant" mostly means "too few seeds
   to tell", not "no effect".

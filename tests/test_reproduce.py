@@ -66,6 +66,10 @@ def test_report_only_and_bad_filter(quick, tmp_path, capsys):
     assert rc == 0 and "## Pre-training steps" in (tmp_path / "r.md").read_text()
     assert main(["reproduce", "--profile", "quick", "--only", "nosuch", "--dry-run"]) == 2
     assert "matches no task" in capsys.readouterr().err
+    # --quick is --profile quick
+    assert main(["reproduce", "--quick", "--root", str(tmp_path / "q"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "non-text/splice-synthetic" in out and "non-text/deeploc" not in out
 
 
 def test_plans_fit_their_budgets():
