@@ -27,7 +27,7 @@ from .compare import cell_dir, collect_results, paired_test, summarize
 from .experiment import read_metrics
 from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
 
-__all__ = ["write_report", "study_tables", "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
+__all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info", "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
            "pretrain_step_results", "hardware", "verdict"]
 
 _COLORS = {"pretrained": "C0", "rand": "C3", "re-emb": "C2", "unused": "C1", "pretrained+shift": "C9",
@@ -109,28 +109,91 @@ def _test_row(ds, claim, t, v) -> dict:
 
 
 def study_tables(root: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
-    """``{study: {"summary": DataFrame, "orderings": DataFrame}}`` of the finished cells under ``root``."""
+    """``{study: {"summary": DataFrame, "orderings": DataFrame, "results": [...]}}`` of the finished cells
+    under ``root``; ``root`` may also be a results file written by :func:`export_results` (the
+    published report's numbers, for a dashboard without the run folders)."""
     root = Path(root)
+    if root.is_file():
+        return load_results(root)
+    by_study = {study: _load_cells(root / study) for study in ("non-text", "text", "text-1pct")}
+    res, ckpts = pretrain_step_results(root)
+    return tables_from_results(by_study, res, ckpts)
+
+
+def tables_from_results(by_study: dict[str, list[dict]], pretrain_results: list[dict] = (),
+                        checkpoints: list[dict] = ()) -> dict[str, dict]:
+    """The tables of :func:`study_tables` from result dicts (``results.json`` contents)."""
     out = {}
     for study, pairs, close in (("non-text", PAPER_ORDERINGS["non-text"], [("unused", "rand")]),
                                 ("text", PAPER_ORDERINGS["text"], []),
                                 ("text-1pct", PAPER_ORDERINGS["text"][:2], [])):
-        res = _load_cells(root / study)
+        res = list(by_study.get(study) or [])
         if res:
             pairs = [("pretrained", "rand"), *pairs]
             out[study] = {"summary": summarize(res), "orderings": ordering_table(res, pairs, close),
                           "results": res}
-    res, ckpts = pretrain_step_results(root)
+    res = list(pretrain_results)
     if res:
         df = pd.DataFrame([{"dataset": r["dataset"], "step": r["pretrain_step"], "score": r["score"],
                             "metric": r["metric"], "seed": r["seed"]} for r in res])
         g = df.groupby(["dataset", "metric", "step"])["score"]
         summ = g.agg(mean="mean", std=lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0,
                      n="count").reset_index()
-        loss = {c["step"]: c.get("mlm_loss") for c in ckpts}
+        loss = {c["step"]: c.get("mlm_loss") for c in checkpoints}
         summ["mlm_loss"] = [loss.get(s) for s in summ["step"]]
-        out["pretrain-steps"] = {"summary": summ, "results": res, "checkpoints": ckpts}
+        out["pretrain-steps"] = {"summary": summ, "results": res, "checkpoints": list(checkpoints)}
     return out
+
+
+#: the keys of a results.json kept in the exported results file (no curves, no paths)
+_EXPORT_KEYS = ("dataset", "variant", "label", "seed", "metric", "score", "test", "steps", "best_step",
+                "best_validation", "stopped_early", "examples_seen", "tokens_seen", "train_time_s", "tokens_per_s",
+                "device", "pretrain_step")
+RESULTS_FORMAT = "disc_core.reproduction-results/1"
+
+
+def export_results(tables: dict, path: str | Path, profile: str, model: str) -> Path:
+    """Write every finished cell's numbers (not its curves) to a small JSON file: the published report's
+    data, which the dashboard's Reproduction page shows when the run folders are not on this machine."""
+    data = {"format": RESULTS_FORMAT, "profile": profile, "model": model,
+            "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "studies": {study: [{k: r[k] for k in _EXPORT_KEYS if k in r} for r in t["results"]]
+                        for study, t in tables.items()},
+            "checkpoints": [{k: c.get(k) for k in ("step", "mlm_loss")}
+                            for c in tables.get("pretrain-steps", {}).get("checkpoints", [])]}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=float), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def published_info(path: str | Path) -> dict:
+    """profile, model and date of a results file (empty when unreadable)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {k: data.get(k) for k in ("profile", "model", "generated")}
+    except (OSError, ValueError):
+        return {}
+
+
+def load_results(path: str | Path) -> dict[str, dict]:
+    """The tables of a file written by :func:`export_results`; :class:`DataError` names what is wrong."""
+    from .errors import DataError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"cannot read the reproduction results: {err}", path=path,
+                        hint="regenerate it with `python -m disc_core reproduce --report-only ...`") from err
+    if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
+        raise DataError(f"not a reproduction results file (expected format {RESULTS_FORMAT!r})", path=path,
+                        hint="point at the REPRODUCTION.json written beside a report, or at a run folder root")
+    studies = data.get("studies") or {}
+    return tables_from_results({k: v for k, v in studies.items() if k != "pretrain-steps"},
+                               studies.get("pretrain-steps", []), data.get("checkpoints", []))
 
 
 # -------------------------------------------------------------------------------------------- figures
@@ -167,6 +230,8 @@ def loss_curve_figure(curves: dict[str, list[list[tuple[int, float]]]], title: s
         Y = np.array([[l for _, l in r[:n]] for r in runs])  # (seeds, steps)
         k = smooth or max(1, n // 8)
         Y = np.array([_smooth(y, k) for y in Y])
+        if 1 < k <= n:  # the moving average starts at its k-th point
+            steps, Y = steps[k - 1:], Y[:, k - 1:]
         c = _COLORS.get(label)
         seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
         ax.plot(steps, np.nanmean(Y, axis=0), label=f"{label} ({seeds})", color=c, lw=1.6)
@@ -399,7 +464,9 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += ["```", "",
           "The command is resumable: every finished cell (`<root>/<study>/<dataset>/<variant>/seed<N>/results.json`) "
           "is reused, so it can run in pieces and be stopped at any time (only the cell in progress is lost). "
-          "`--report-only` rewrites this file and the figures from whatever has finished.", "",
+          "`--report-only` rewrites this file and the figures from whatever has finished. Every finished cell's "
+          f"numbers are also written to `{report_path.with_suffix('.json').name}` beside this file: the dashboard's "
+          "Reproduction page shows the same tables from it.", "",
           "## Hardware and budget", "",
           f"- Model: `{plan.model}`. {plan.about}",
           f"- Machine: {hw['platform']}, {hw['processor']}, {hw['cpu_count']} CPU cores, CUDA: {hw['cuda']}; "
@@ -490,6 +557,7 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += ["", "## Discussion: where and why this differs from the paper", ""]
     L += [discussion or _DEFAULT_DISCUSSION, ""]
     report_path.write_text("\n".join(L), encoding="utf-8")
+    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model)
     return report_path
 
 

@@ -8,22 +8,35 @@ from disc_core import plots
 from disc_core.compare import to_markdown
 from disc_core.experiment_cli import default_runs_root
 from disc_core.reproduce import PROFILES
-from disc_core.report import study_tables
+from disc_core.report import published_info, study_tables
 from ui.common import require_app, show_error
 
 require_app()
 
+PUBLISHED = Path(__file__).resolve().parent.parent / "docs" / "REPRODUCTION.json"
+
 st.title("Reproduction")
 st.caption("The paper's studies as run by `python -m disc_core reproduce --profile P --root R` (resumable; "
-           "finished cells are reused). This page reads the same run folders as `docs/REPRODUCTION.md`.")
-profile = st.radio("Profile", list(PROFILES), horizontal=True, key="repro-profile", index=1)
-default = default_runs_root() / "reproduce" / profile
-root = Path(st.text_input("Run folder root", value=str(default), key="repro-root"))
-if not root.is_dir():
-    st.info(f"No reproduction runs under `{root}` yet. Start them with "
-            f"`python -m disc_core reproduce --profile {profile} --root {root}` (see `--dry-run` for the plan "
-            "and its time estimate), or point this page at the root you used.")
-    st.stop()
+           "finished cells are reused). This page shows the published numbers behind `docs/REPRODUCTION.md`, "
+           "or the run folders of your own reproduction.")
+published = PUBLISHED.is_file()
+sources = (["Published report"] if published else []) + ["My run folders"]
+source = st.radio("Show", sources, horizontal=True, key="repro-source")
+if source == "Published report":
+    root = PUBLISHED
+    meta = published_info(PUBLISHED)
+    st.caption(f"`docs/REPRODUCTION.json`: profile `{meta.get('profile', '?')}`, model `{meta.get('model', '?')}`, "
+               f"generated {meta.get('generated', '?')}. The figures and the discussion are in "
+               "`docs/REPRODUCTION.md`.")
+else:
+    profile = st.radio("Profile", list(PROFILES), horizontal=True, key="repro-profile", index=1)
+    default = default_runs_root() / "reproduce" / profile
+    root = Path(st.text_input("Run folder root", value=str(default), key="repro-root"))
+    if not root.is_dir():
+        st.info(f"No reproduction runs under `{root}` yet. Start them with "
+                f"`python -m disc_core reproduce --profile {profile} --root {root}` (see `--dry-run` for the plan "
+                "and its time estimate), or point this page at the root you used.")
+        st.stop()
 try:
     tables = study_tables(root)
 except Exception as err:

@@ -405,6 +405,11 @@ def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_pat
     from disc_core.compare import comparison_configs, run_comparison
 
     at = _app("reproduction")
+    # the published numbers (docs/REPRODUCTION.json, committed with the report) come first
+    assert at.radio(key="repro-source").value == "Published report"
+    text = _texts(at)
+    assert "docs/REPRODUCTION.json" in text and "| splice | pretrained | accuracy |" in text
+    at.radio(key="repro-source").set_value("My run folders").run()
     at.text_input(key="repro-root").set_value(str(tmp_path / "none")).run()
     assert not at.exception
     assert "No reproduction runs under" in _texts(at)

@@ -2,6 +2,7 @@
 
 import re
 
+import pandas as pd
 import pytest
 
 from disc_core.cli import main
@@ -96,3 +97,43 @@ def test_ordering_verdicts():
     assert v["pretrained > re-emb"].startswith("reversed")
     assert v["unused ≈ rand"] == "close (CI contains 0)"
     assert verdict(None).startswith("n/a")
+
+
+def test_results_file_round_trip_and_bad_file(quick, tmp_path):
+    """The JSON written beside the report gives the same tables as the run folders (the dashboard reads it)."""
+    from disc_core.errors import DataError
+    from disc_core.report import export_results, study_tables
+
+    base, _, _ = quick
+    tables = study_tables(base / "runs")
+    path = export_results(tables, tmp_path / "R.json", "quick", "tiny")
+    again = study_tables(path)
+    assert set(again) == set(tables)
+    for study in tables:
+        pd.testing.assert_frame_equal(again[study]["summary"], tables[study]["summary"])
+    assert (base / "docs" / "REPORT.json").is_file()  # written by the CLI beside its report
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "something else"}')
+    with pytest.raises(DataError, match="bad.json.*not a reproduction results file"):
+        study_tables(bad)
+    bad.write_text("{oops")
+    with pytest.raises(DataError, match="cannot read"):
+        study_tables(bad)
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_cell_of_every_profile_is_a_valid_run_config(profile):
+    """A typo in a profile's overrides fails here, not hours into a reproduction (the gpu profile included,
+    which no test can run here)."""
+    from disc_core.config import RunConfig
+    from disc_core.reproduce import task_configs
+
+    plan = build_plan(profile)
+    for t in plan.tasks:
+        ck = {"path": "ckpt", "step": 0} if t.study == "pretrain-steps" else None
+        cfgs = task_configs(t, plan.model, ck)
+        assert len(cfgs) == len(t.variants) * len(t.seeds)
+        for c in cfgs:
+            assert RunConfig.from_dict(c.to_dict()) == c
+    if profile == "gpu":
+        assert all(t.overrides.get("max_length", 512) >= 128 and "max_steps" not in t.overrides for t in plan.tasks)
