@@ -110,3 +110,36 @@ def test_pretrain_command_fine_tunes_given_checkpoints(pretrained, tmp_path, cap
     assert len(runs) == 2
     assert json.loads(runs[1].read_text())["config"]["tags"][-1] == "pretrain_step=60"
     assert (tmp_path / "pretrain_steps_splice-synthetic.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_changed_pretraining_sets_old_checkpoints_and_their_cells_aside(tmp_path):
+    """A fine-tuning cell of an old checkpoint is never reused for a new checkpoint at the same step."""
+    from dataclasses import replace
+
+    from disc_core.reproduce import Task, pretrain_checkpoints
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(SENTENCES * 5) + "\n", encoding="utf-8")
+    cfg = PretrainConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                         max_length=16, batch_size=8, max_steps=4, learning_rate=3e-3, num_threads=1,
+                         checkpoint_fractions=(0.0, 1.0))
+    task = Task("pretrain-steps", "splice-synthetic", ("pretrained",), (0,), pretrain=cfg)
+    root = tmp_path / "root"
+    log = []
+    first = pretrain_checkpoints(task, root, corpus=str(corpus), log=log.append)
+    cell = root / "pretrain-steps" / "runs" / "step_4" / "splice-synthetic" / "pretrained" / "seed0"
+    cell.mkdir(parents=True)
+    (cell / "results.json").write_text("{}")
+    assert pretrain_checkpoints(task, root, corpus=str(corpus), log=log.append) == first  # same config: reused
+    assert cell.exists() and not any("moved" in m for m in log)
+
+    task.pretrain = replace(cfg, learning_rate=1e-3)
+    pretrain_checkpoints(task, root, corpus=str(corpus), log=log.append)
+    assert not cell.exists()
+    aside = list((root / "pretrain-steps").glob("superseded-*"))
+    assert len(aside) == 1 and (aside[0] / "runs" / "step_4" / "splice-synthetic" / "pretrained" / "seed0"
+                                / "results.json").exists()
+    assert (aside[0] / "checkpoints" / "checkpoints.json").exists()
+    assert json.loads((root / "pretrain-steps" / "checkpoints" / "checkpoints.json").read_text())["config"][
+        "learning_rate"] == 1e-3
+    assert any("pre-training config changed" in m for m in log)
