@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -41,18 +43,55 @@ def cell_dir(root: str | Path, cfg: RunConfig) -> Path:
     return Path(root) / cfg.dataset / cfg.label / f"seed{cfg.seed}"
 
 
+#: RunConfig fields that do not change a run's numbers: a finished cell is reused across them
+NOT_RESULT_FIELDS = frozenset({"device", "num_threads", "save_model", "logging_steps", "group", "tags",
+                               "checkpoint_steps", "per_device_eval_batch_size"})
+
+
+def cell_state(d: str | Path, cfg: RunConfig) -> str:
+    """``"missing"`` (no results), ``"done"`` (results of this config) or ``"stale"`` (results of another
+    config in the same place: a plan whose budget changed). Fields of :data:`NOT_RESULT_FIELDS` are ignored;
+    a cell without a readable ``config.json`` counts as done (nothing to compare)."""
+    d = Path(d)
+    if not (d / "results.json").exists():
+        return "missing"
+    try:
+        old = RunConfig.from_dict(json.loads((d / "config.json").read_text(encoding="utf-8"))["config"]).to_dict()
+    except Exception:
+        return "done"
+    new = cfg.to_dict()
+    same = all(old.get(k) == new.get(k) for k in set(old) | set(new) if k not in NOT_RESULT_FIELDS)
+    return "done" if same else "stale"
+
+
+def set_aside(root: str | Path, d: str | Path) -> Path:
+    """Move run folder ``d`` (under ``root``) to ``root/superseded-<time>/<same relative path>``: kept for the
+    record, never read as a result again. Returns the new place."""
+    root, d = Path(root), Path(d)
+    dest = root / f"superseded-{time.strftime('%Y%m%d-%H%M%S')}" / d.relative_to(root)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(d), str(dest))
+    return dest
+
+
 def run_comparison(configs: list[RunConfig], root: str | Path, listeners_for=None, reuse: bool = True,
-                   dataset=None) -> list[dict]:
-    """Run every config in this process; a cell whose ``results.json`` exists is reused when ``reuse``."""
+                   dataset=None, log=None) -> list[dict]:
+    """Run every config in this process. With ``reuse`` a finished cell of the same config is reused; a
+    finished cell of another config (see :func:`cell_state`) is set aside and run again."""
     from .experiment import run_experiment
 
     results = []
     for cfg in configs:
         d = cell_dir(root, cfg)
         res_path = d / "results.json"
-        if reuse and res_path.exists():
+        state = cell_state(d, cfg) if reuse else "missing"
+        if state == "done":
             results.append(json.loads(res_path.read_text(encoding="utf-8")))
             continue
+        if state == "stale":
+            dest = set_aside(root, d)
+            if log:
+                log(f"  {cfg.dataset} {cfg.label} seed {cfg.seed}: its config changed; the old run moved to {dest}")
         listeners = listeners_for(cfg) if listeners_for else ()
         results.append(run_experiment(cfg, d, listeners=listeners, dataset=dataset))
     return results

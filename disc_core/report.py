@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .compare import cell_dir, collect_results, paired_test, summarize
+from .compare import cell_dir, cell_state, collect_results, paired_test, summarize
 from .experiment import read_metrics
 from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
 
@@ -352,7 +352,13 @@ def _missing(plan, root: Path) -> list[str]:
                            f"`{t.key}`: not run (0 of {want} fine-tuning runs)")
             continue
         cfgs = task_configs(t, plan.model)
-        done = [c for c in cfgs if (cell_dir(task_root(root, t), c) / "results.json").exists()]
+        state = {c.label + str(c.seed): cell_state(cell_dir(task_root(root, t), c), c) for c in cfgs}
+        stale = [f"{c.label}/seed{c.seed}" for c in cfgs if state[c.label + str(c.seed)] == "stale"]
+        if stale:
+            out.append(f"`{t.key}`: {len(stale)} finished cell(s) ran with another budget than this plan's "
+                       f"({', '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}); the tables include them until "
+                       "the command is run again, which re-runs them")
+        done = [c for c in cfgs if state[c.label + str(c.seed)] != "missing"]
         if not done:
             out.append(f"`{t.key}`: not run (0 of {len(cfgs)} cells)")
         elif len(done) < len(cfgs):

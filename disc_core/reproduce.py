@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compare import cell_dir, run_comparison
+from .compare import cell_dir, cell_state, run_comparison, set_aside
 from .config import RunConfig, parse_variant
 from .errors import ConfigError
 from .errors import DiscError
@@ -146,9 +145,12 @@ def _laptop(scale: float = 1.0) -> tuple[list[Task], str]:
         Task("non-text", "composers", nt, seeds, steps(30, max_length=64),
              f"{n_(30)} steps (~{n_(30) * B / 1132:.2f} epoch) at max_length 64: the first 62 of each 128-note "
              "segment"),
-        Task("non-text", "maestro", nt, seeds, steps(30, max_length=64, max_eval_examples=n_eval),
+        # the whole validation and test sets (15 and 20 pieces, 737 and 936 segments): a sample of ~300
+        # segments is only ~7 pieces, too few to vote on
+        Task("non-text", "maestro", nt, seeds, steps(30, max_length=64, max_eval_examples=None if not mini else n_eval),
              f"{n_(30)} steps (~{n_(30) * B / 6222:.2f} epoch) at max_length 64 (the first 62 of each 128-note "
-             f"segment); validation and test = seeded samples of whole pieces, ~{n_eval} segments"),
+             "segment); " + ("the whole validation and test sets (15 and 20 pieces)" if not mini else
+                             f"validation and test = seeded samples of whole pieces, ~{n_eval} segments")),
         Task("non-text", "h3", nt, seeds, steps(30, max_length=64, max_eval_examples=n_eval), long_ % "of 500 bp"),
         Task("non-text", "deeploc", nt, seeds, steps(30, max_length=64, max_eval_examples=n_eval),
              long_ % "residues"),
@@ -321,16 +323,9 @@ def _dataset_available(name: str) -> tuple[bool, str]:
 
 def _set_aside(study: Path, what: list[Path], why: str, log) -> None:
     """Move run folders that no longer match the plan to ``study/superseded-<time>/`` (kept, never reused)."""
-    what = [p for p in what if p.exists()]
-    if not what:
-        return
-    aside = study / f"superseded-{time.strftime('%Y%m%d-%H%M%S')}"
-    aside.mkdir(parents=True, exist_ok=True)
-    for p in what:
-        dest = aside / p.relative_to(study)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(p), str(dest))
-    log(f"  {why}: moved {', '.join(str(p.relative_to(study)) for p in what)} to {aside.name}/")
+    moved = [set_aside(study, p) for p in what if p.exists()]
+    if moved:
+        log(f"  {why}: moved to {', '.join(str(m.relative_to(study)) for m in moved)}")
 
 
 def pretrain_checkpoints(task: Task, root: str | Path, corpus: str | None = None, log=print) -> list[dict]:
@@ -416,7 +411,7 @@ def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus
         for cfgs, sub in jobs:
             for cfg in cfgs:
                 d = cell_dir(sub, cfg)
-                if (d / "results.json").exists():
+                if cell_state(d, cfg) == "done":
                     counts["reused"] += 1
                     continue
                 if dataset is None:
@@ -424,7 +419,7 @@ def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus
 
                     dataset = load_dataset(t.dataset)
                 t0 = time.time()
-                r = run_comparison([cfg], sub, listeners_for=listeners_for, dataset=dataset)[0]
+                r = run_comparison([cfg], sub, listeners_for=listeners_for, dataset=dataset, log=log)[0]
                 counts["ran"] += 1
                 log(f"  {t.dataset} {cfg.label} seed {cfg.seed}: {r['metric']} {r['score']:.4f} "
                     f"({r['steps']} steps, {time.time() - t0:.0f} s)")

@@ -137,3 +137,32 @@ def test_every_cell_of_every_profile_is_a_valid_run_config(profile):
             assert RunConfig.from_dict(c.to_dict()) == c
     if profile == "gpu":
         assert all(t.overrides.get("max_length", 512) >= 128 and "max_steps" not in t.overrides for t in plan.tasks)
+
+
+def test_a_cell_of_another_config_is_set_aside_and_run_again(tiny_model, tmp_path):
+    """Resuming a plan whose budget changed must not reuse old numbers under the new budget."""
+    from dataclasses import replace
+
+    from disc_core.compare import cell_dir, cell_state, collect_results, run_comparison
+    from disc_core.config import RunConfig
+
+    cfg = RunConfig(dataset="splice-synthetic", model_name_or_path=tiny_model, max_steps=2, eval_steps=2,
+                    max_eval_examples=16, save_model=False, num_threads=1)
+    root = tmp_path / "non-text"
+    first = run_comparison([cfg], root)[0]
+    d = cell_dir(root, cfg)
+    assert cell_state(d, cfg) == "done"
+    # fields that do not change the numbers: reused as they are
+    same = replace(cfg, num_threads=2, group="other", tags=["x"], device="cpu")
+    assert cell_state(d, same) == "done" and run_comparison([same], root)[0] == first
+    # another budget: the old cell is kept aside and the new one runs
+    longer = replace(cfg, max_steps=3, eval_steps=3)
+    assert cell_state(d, longer) == "stale"
+    log = []
+    again = run_comparison([longer], root, log=log.append)[0]
+    assert again["steps"] == 3 and first["steps"] == 2
+    assert "config changed" in log[0]
+    old = list(root.glob("superseded-*/splice-synthetic/pretrained/seed*/results.json"))
+    assert len(old) == 1
+    assert [r["steps"] for r in collect_results(root)] == [3]  # only the current cell is a result
+    assert cell_state(tmp_path / "nowhere", cfg) == "missing"
