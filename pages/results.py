@@ -13,6 +13,8 @@ from ui.common import PAGES, remembered, require_app, run_store, shared_selectbo
 require_app()
 
 st.title("Results")
+st.page_link(PAGES["reproduction"], label="The paper's tables as reproduced by this tool (docs/REPRODUCTION.md) "
+             "are on the Reproduction page", icon=":material/science:")
 try:
     finished = [r for r in run_store().list(status="finished") if r.results]
 except Exception as err:
