@@ -42,7 +42,7 @@ def _reproduce(p: argparse.ArgumentParser):
 
     p.add_argument("--profile", choices=list(PROFILES), default="laptop",
                    help="quick: tiny model, minutes (what the tests run); mini: the laptop plan with every "
-                        "step budget x0.134; laptop: bundled MiniLM, ~2 h of an idle 2-core CPU; gpu: "
+                        "step budget x0.134; laptop: bundled MiniLM, ~2.5-3 h of an idle 2-core CPU; gpu: "
                         "bert-base-uncased with the paper's budget")
     p.add_argument("--quick", action="store_const", const="quick", dest="profile",
                    help="the same as --profile quick: the whole pipeline in minutes")
