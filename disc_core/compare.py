@@ -64,11 +64,18 @@ def cell_state(d: str | Path, cfg: RunConfig) -> str:
     return "done" if same else "stale"
 
 
+_ASIDE_STAMP: str | None = None
+
+
 def set_aside(root: str | Path, d: str | Path) -> Path:
     """Move run folder ``d`` (under ``root``) to ``root/superseded-<time>/<same relative path>``: kept for the
     record, never read as a result again. Returns the new place."""
+    global _ASIDE_STAMP
     root, d = Path(root), Path(d)
-    dest = root / f"superseded-{time.strftime('%Y%m%d-%H%M%S')}" / d.relative_to(root)
+    _ASIDE_STAMP = _ASIDE_STAMP or time.strftime("%Y%m%d-%H%M%S")  # one folder for all this process sets aside
+    dest = root / f"superseded-{_ASIDE_STAMP}" / d.relative_to(root)
+    while dest.exists():  # the same cell set aside twice by one process
+        dest = dest.with_name(dest.name + "+")
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(d), str(dest))
     return dest

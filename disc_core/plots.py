@@ -255,6 +255,12 @@ def pretraining_figure(results: Sequence[Mapping]) -> go.Figure | None:
                                  error_y=dict(type="data", array=stds), line=dict(color=variant_color(label))))
     fig.update_layout(title="Score against pre-training steps of the checkpoint",
                       xaxis_title="pre-training steps", yaxis_title="score", **_LAYOUT)
+    every = sorted({s for d in points.values() for s in d})
+    if every[0] == 0 and len(every) > 2 and every[-1] / max(1, every[1]) > 20:
+        # checkpoints spread over orders of magnitude (0, 1%, 2% ... 100%): equal spacing, so the early
+        # checkpoints, where the paper sees most of the gain, are not squeezed against step 0
+        fig.update_xaxes(type="category", categoryorder="array", categoryarray=every,
+                         title="pre-training steps (one checkpoint per tick)")
     return fig
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 from disc_core import plots
 from disc_core.compare import to_markdown
 from disc_core.experiment_cli import default_runs_root
-from disc_core.reproduce import PROFILES
+from disc_core.reproduce import PROFILES, STUDIES
 from disc_core.report import published_info, study_tables
 from ui.common import require_app, show_error
 
@@ -48,7 +48,8 @@ if not tables:
 for study, t in tables.items():
     if study == "pretrain-steps":
         continue
-    st.subheader(study)
+    title, where = STUDIES.get(study, (study, ""))
+    st.subheader(f"{title} (the paper's {where})" if where else title)
     st.markdown(to_markdown(t["summary"]))
     if len(t.get("orderings", [])):
         st.markdown("Ordering checks (paired by seed: mean difference, 95% interval, one-sided p, verdict)")

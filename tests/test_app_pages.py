@@ -368,6 +368,8 @@ def test_results_bar_and_pretraining_figure():
            for s in (0, 20, 2000)]
     fig3 = plots.pretraining_figure(res)
     assert list(fig3.data[0].x) == [0, 20000, 2000000]
+    # steps over orders of magnitude: one tick per checkpoint, in step order
+    assert fig3.layout.xaxis.type == "category" and list(fig3.layout.xaxis.categoryarray) == [0, 20000, 2000000]
     assert plots.pretraining_figure(res[:1]) is None
 
 

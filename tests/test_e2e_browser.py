@@ -165,6 +165,12 @@ def test_tour_launch_watch_and_compare(browser, app_url, tiny_model):
     page.get_by_role("button", name="Markdown").wait_for()
     _no_exception(page)
     _shot(page, "7-results")
+
+    # the published reproduction: its tables render from docs/REPRODUCTION.json
+    _nav(page, "Reproduction")
+    page.get_by_text("Ordering checks").first.wait_for()
+    _no_exception(page)
+    _shot(page, "8-reproduction")
     page.close()
 
 
