@@ -165,4 +165,4 @@ def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
         lo, hi = mean - t * se, mean + t * se
         p = float(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds], alternative="greater").pvalue)
     return {"better": better, "worse": worse, "n": len(seeds), "mean_diff": mean, "ci95": (lo, hi),
-            "p_value": p, "holds": bool(lo > 0 and se > 0), "direction_ok": mean > 0}
+            "p_value": p, "holds": bool(lo > 0 and se > 0), "direction_ok": mean > 0, "constant": se == 0}

@@ -195,6 +195,10 @@ def test_paired_test_needs_variation_to_call_an_ordering_significant():
     same_gap = [r("pretrained", s, 0.7) for s in (1, 2)] + [r("rand", s, 0.5) for s in (1, 2)]
     t = paired_test(same_gap, "pretrained", "rand")
     assert t["direction_ok"] and not t["holds"]  # two identical differences prove nothing
+    from disc_core.report import verdict
+
+    assert verdict(t) == "right direction on every seed by the same amount (untested)"
+    assert verdict(paired_test(same_gap, "rand", "pretrained")).startswith("reversed on every seed")
     varied = [r("pretrained", s, 0.8 + 0.01 * s) for s in range(4)] + [r("rand", s, 0.5 - 0.02 * s) for s in range(4)]
     t = paired_test(varied, "pretrained", "rand")
     assert t["holds"] and t["ci95"][0] > 0 and t["p_value"] < 0.01
