@@ -27,7 +27,8 @@ from .compare import cell_dir, cell_state, collect_results, paired_test, summari
 from .experiment import read_metrics
 from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
 
-__all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info", "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
+__all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
+           "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
            "pretrain_step_results", "hardware", "verdict"]
 
 _COLORS = {"pretrained": "C0", "rand": "C3", "re-emb": "C2", "unused": "C1", "pretrained+shift": "C9",
@@ -354,13 +355,13 @@ def _missing(plan, root: Path) -> list[str]:
                            f"`{t.key}`: not run (0 of {want} fine-tuning runs)")
             continue
         cfgs = task_configs(t, plan.model)
-        state = {c.label + str(c.seed): cell_state(cell_dir(task_root(root, t), c), c) for c in cfgs}
-        stale = [f"{c.label}/seed{c.seed}" for c in cfgs if state[c.label + str(c.seed)] == "stale"]
+        state = {(c.label, c.seed): cell_state(cell_dir(task_root(root, t), c), c) for c in cfgs}
+        stale = [f"{c.label}/seed{c.seed}" for c in cfgs if state[c.label, c.seed] == "stale"]
         if stale:
             out.append(f"`{t.key}`: {len(stale)} finished cell(s) ran with another budget than this plan's "
                        f"({', '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}); the tables include them until "
                        "the command is run again, which re-runs them")
-        done = [c for c in cfgs if state[c.label + str(c.seed)] != "missing"]
+        done = [c for c in cfgs if state[c.label, c.seed] != "missing"]
         if not done:
             out.append(f"`{t.key}`: not run (0 of {len(cfgs)} cells)")
         elif len(done) < len(cfgs):
