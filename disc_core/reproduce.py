@@ -336,15 +336,15 @@ def pretrain_checkpoints(task: Task, root: str | Path, corpus: str | None = None
     under ``superseded-<time>/`` so that no cell of an old checkpoint is reused for a new one.
     """
     study = task_root(root, task)
+    out = study / "checkpoints"
     if task.checkpoints:
-        out = study / "checkpoints"
-        given = {c["step"]: c["path"] for c in checkpoints_from_refs(list(task.checkpoints))}
-        stale = [c["step"] for c in read_checkpoints(out) if c["step"] in given and c.get("ref") != given[c["step"]]]
+        refs = checkpoints_from_refs(list(task.checkpoints))
+        prev = {c["step"]: c for c in read_checkpoints(out)}
+        stale = [c["step"] for c in refs if c["step"] in prev and prev[c["step"]].get("ref") != c["path"]]
         _set_aside(study, [study / "runs" / f"step_{s}" for s in stale],
                    f"checkpoints at steps {stale} changed", log)
-        prev = {c["step"]: c for c in read_checkpoints(out)}
         ckpts = []
-        for c in checkpoints_from_refs(list(task.checkpoints)):
+        for c in refs:
             if c["step"] in prev and prev[c["step"]]["ref"] == c["path"]:
                 ckpts.append(prev[c["step"]])  # resolved before: no hub call
                 continue
@@ -353,7 +353,6 @@ def pretrain_checkpoints(task: Task, root: str | Path, corpus: str | None = None
                           "mlm_loss": None})
         write_checkpoint_index(out, ckpts, given=True, corpus="given checkpoints: " + ", ".join(task.checkpoints))
         return ckpts
-    out = study / "checkpoints"
     idx = out / "checkpoints.json"
     if idx.exists():
         prev = json.loads(idx.read_text(encoding="utf-8")).get("config")
