@@ -32,11 +32,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from disc_core.config import RunConfig  # noqa: E402
-from disc_core.experiment import prepare_data, set_seed  # noqa: E402
-from disc_core.models import resolve_model  # noqa: E402
-from disc_core.training import fine_tune  # noqa: E402
-from disc_core.variants import build_model  # noqa: E402
+from disc_core.engine.config import RunConfig  # noqa: E402
+from disc_core.engine.experiment import prepare_data, set_seed  # noqa: E402
+from disc_core.engine.models import resolve_model  # noqa: E402
+from disc_core.engine.training import fine_tune  # noqa: E402
+from disc_core.engine.variants import build_model  # noqa: E402
 
 
 def matmul_flops(n: int = 2048, repeat: int = 5) -> float:
@@ -80,7 +80,7 @@ def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_
     from datasets import Dataset as HFDataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-    from disc_core.models import load_tokenizer
+    from disc_core.engine.models import load_tokenizer
 
     tok = load_tokenizer(cfg.model_name_or_path)
     rows = {"input_ids": [x.tolist() for x in enc["train"].input_ids],

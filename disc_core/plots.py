@@ -197,7 +197,7 @@ def _empty_note(fig: go.Figure, text: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 def results_bar(table, title: str | None = None) -> go.Figure:
-    """Bars of ``mean`` with ``std`` error bars per ``variant`` (a :func:`disc_core.compare.summarize`
+    """Bars of ``mean`` with ``std`` error bars per ``variant`` (a :func:`disc_core.study.compare.summarize`
     table of one dataset); the paper's number, where known, as a black diamond."""
     fig = go.Figure()
     labels = list(table["variant"])
@@ -229,7 +229,7 @@ def pretraining_step(model_name: str) -> int | None:
     matches = list(_STEP_RE.finditer(Path(name).name)) or list(_STEP_RE.finditer(name))
     if not matches:
         return None
-    m = matches[-1]  # the last one names the checkpoint (as in disc_core.pretrain)
+    m = matches[-1]  # the last one names the checkpoint (as in disc_core.study.pretrain)
     return int(m.group(1)) * (1000 if m.group(2) else 1)
 
 

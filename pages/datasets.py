@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from disc_core import plots
-from disc_core.demo import DEMO_DATASET
+from disc_core.study.demo import DEMO_DATASET
 from disc_core.errors import DiscError
 from ui.common import (UPLOAD_TYPES, dataset_infos, dataset_label, get_dataset, remember, remembered, require_app,
                        save_upload, shared_selectbox, show_error, with_progress)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from disc_core import plots
-from disc_core.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
+from disc_core.engine.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
 from ui.common import (chips, dataset_picker, get_dataset, get_tokenizer, model_picker, require_app,
                        show_error)
 
@@ -79,7 +79,7 @@ with right:
         st.divider()
 
 if not ds.is_text and st.toggle("Where the chosen tokens sit in the pretrained embedding space", key="mapping-emb"):
-    from disc_core.models import resolve_model
+    from disc_core.engine.models import resolve_model
 
     @st.cache_resource(show_spinner="Reading the embedding matrix ...", max_entries=2)
     def _emb(path: str):

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from disc_core.demo import DEMO_DATASET, DEMO_NOTE, DEMO_VARIANTS, demo_configs
+from disc_core.study.demo import DEMO_DATASET, DEMO_NOTE, DEMO_VARIANTS, demo_configs
 from ui.common import PAGES, remember, require_app, run_store, show_error
 
 require_app()
@@ -29,7 +29,7 @@ st.markdown(f"Fine-tune **{', '.join(DEMO_VARIANTS)}** on the built-in `{DEMO_DA
 st.caption(DEMO_NOTE)
 if st.button("Start the demo comparison", key="overview-demo", type="primary", icon=":material/play_arrow:"):
     try:
-        from disc_core.runner import launch_group
+        from disc_core.runs.runner import launch_group
 
         configs = demo_configs()
         with st.spinner("Queueing the runs ..."):

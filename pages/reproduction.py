@@ -5,10 +5,10 @@ from pathlib import Path
 import streamlit as st
 
 from disc_core import plots
-from disc_core.compare import to_markdown
-from disc_core.experiment_cli import default_runs_root
-from disc_core.reproduce import PROFILES, STUDIES
-from disc_core.report import published_info, study_tables
+from disc_core.study.compare import to_markdown
+from disc_core.runs.store import runs_root
+from disc_core.study.reproduce import PROFILES, STUDIES
+from disc_core.study.report import published_info, study_tables
 from ui.common import require_app, show_error
 
 require_app()
@@ -30,7 +30,7 @@ if source == "Published report":
                "`docs/REPRODUCTION.md`.")
 else:
     profile = st.radio("Profile", list(PROFILES), horizontal=True, key="repro-profile", index=1)
-    default = default_runs_root() / "reproduce" / profile
+    default = runs_root() / "reproduce" / profile
     root = Path(st.text_input("Run folder root", value=str(default), key="repro-root"))
     if not root.is_dir():
         st.info(f"No reproduction runs under `{root}` yet. Start them with "

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from disc_core import plots
-from disc_core.compare import summarize, to_markdown
-from disc_core.paper import PAPER_TASKS, paper_row
+from disc_core.study.compare import summarize, to_markdown
+from disc_core.study.paper import PAPER_TASKS, paper_row
 from ui.common import PAGES, remembered, require_app, run_store, shared_selectbox, show_error
 
 require_app()
@@ -71,7 +71,7 @@ with right:
         st.caption("The paper does not report this dataset (a built-in or your own): compare the variants "
                    "with each other.")
     if len({r["seed"] for r in in_table}) > 1:
-        from disc_core.compare import paired_test
+        from disc_core.study.compare import paired_test
 
         for better, worse in (("pretrained", "rand"), ("pretrained", "re-emb"), ("re-emb", "rand")):
             t = paired_test(in_table, better, worse)

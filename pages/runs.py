@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from disc_core import plots
-from disc_core.runstore import ACTIVE, effective_events
+from disc_core.runs.store import ACTIVE, effective_events
 from ui.common import (PAGES, dataset_infos, fmt_duration, remembered, require_app, run_store, shared_selectbox,
                        show_error)
 
@@ -79,7 +79,7 @@ def draw(group: str) -> None:
         if r.total_steps:
             a.progress(min((r.step or 0) / r.total_steps, 1.0))
         if r.status in ACTIVE and b.button("Cancel", key=f"runs-cancel-{r.id}", icon=":material/stop_circle:"):
-            from disc_core.runner import cancel
+            from disc_core.runs.runner import cancel
 
             cancel(r.id)
             st.rerun()

@@ -4,9 +4,9 @@ import time
 
 import streamlit as st
 
-from disc_core.compare import comparison_configs
-from disc_core.config import VARIANTS, RunConfig
-from disc_core.mapping import MAPPINGS
+from disc_core.study.compare import comparison_configs
+from disc_core.engine.config import VARIANTS, RunConfig
+from disc_core.engine.mapping import MAPPINGS
 from ui.common import (PAGES, dataset_infos, dataset_picker, device_summary, model_picker, remember, require_app,
                        show_error)
 
@@ -65,8 +65,8 @@ st.write(f"**{n_runs}** run(s): {len(variants)} variant(s) × {len(seeds)} seed(
 
 if st.button("Launch", key="train-launch", type="primary", disabled=n_runs == 0, icon=":material/rocket_launch:"):
     try:
-        from disc_core.models import resolve_model
-        from disc_core.runner import launch_group
+        from disc_core.engine.models import resolve_model
+        from disc_core.runs.runner import launch_group
 
         with st.spinner("Checking the model and queueing the runs ..."):
             resolve_model(ref)

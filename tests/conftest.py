@@ -43,6 +43,6 @@ def real_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     """Folder of a tiny random BERT (2 layers, hidden 32) with the real 30,522-token vocabulary."""
-    from disc_core.models import create_tiny_bert
+    from disc_core.engine.models import create_tiny_bert
 
     return str(create_tiny_bert(tmp_path_factory.mktemp("tiny_bert")))

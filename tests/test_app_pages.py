@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from disc_core import plots
-from disc_core.config import RunConfig
+from disc_core.engine.config import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,12 +59,12 @@ def _texts(at: AppTest) -> str:
 # --------------------------------------------------------------------------------------------
 
 def test_overview_explains_and_demo_button_queues_runs_and_opens_them(monkeypatch):
-    import disc_core.runner as runner
+    import disc_core.runs.runner as runner
 
     queued = []
 
     def fake_launch_group(configs):  # record instead of training three MiniLMs
-        from disc_core.runstore import RunStore
+        from disc_core.runs.store import RunStore
 
         queued.extend(configs)
         return [RunStore().create(c) for c in configs]
@@ -235,7 +235,7 @@ def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_mod
     The runs are cancelled from the page instead of awaited: training to the end, live curves and the
     results table are what the browser test watches.
     """
-    from disc_core.runstore import RunStore
+    from disc_core.runs.store import RunStore
 
     at = _app("train")
     at.radio(key="train-model-source").set_value("local folder").run()
@@ -266,7 +266,7 @@ def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_mod
 
 
 def test_results_page_table_paper_numbers_exports_and_figure3():
-    from disc_core.runstore import RunStore
+    from disc_core.runs.store import RunStore
 
     store = RunStore()
     for step, seed, label, score in [(0, 1, "pretrained", 0.60), (0, 2, "pretrained", 0.62), (0, 1, "rand", 0.50),
@@ -293,7 +293,7 @@ def test_results_page_table_paper_numbers_exports_and_figure3():
 
 
 def test_runs_cancel_button_cancels_a_queued_run(monkeypatch):
-    from disc_core.runstore import RunStore
+    from disc_core.runs.store import RunStore
 
     store = RunStore()
     run_id = store.create(RunConfig(group="to-cancel", max_steps=5))
@@ -313,7 +313,7 @@ def test_empty_run_store_says_what_to_do(monkeypatch, tmp_path):
 
 
 def test_a_failed_run_shows_its_error(monkeypatch):
-    from disc_core.runstore import RunStore
+    from disc_core.runs.store import RunStore
 
     store = RunStore()
     run_id = store.create(RunConfig(group="broken", max_steps=5))
@@ -393,7 +393,7 @@ def test_embedding_projection_pca(tiny_model):
 
 
 def test_demo_configs_are_the_three_variants_on_builtin_data():
-    from disc_core.demo import DEMO_STEPS, demo_configs
+    from disc_core.study.demo import DEMO_STEPS, demo_configs
 
     cfgs = demo_configs()
     assert [c.label for c in cfgs] == ["pretrained", "rand", "re-emb"]
@@ -403,8 +403,8 @@ def test_demo_configs_are_the_three_variants_on_builtin_data():
 
 
 def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_path, monkeypatch):
-    from disc_core.config import RunConfig as _RC
-    from disc_core.compare import comparison_configs, run_comparison
+    from disc_core.engine.config import RunConfig as _RC
+    from disc_core.study.compare import comparison_configs, run_comparison
 
     at = _app("reproduction")
     # the published numbers (docs/REPRODUCTION.json, committed with the report) come first

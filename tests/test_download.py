@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from disc_core.cli import main
+from disc_core.cli.main import main
 from disc_core.data import load_dataset
 from disc_core.data.download import DOWNLOADS, MAESTRO_INDEX, download, is_downloaded, total_size
 from disc_core.errors import DownloadError

@@ -84,7 +84,7 @@ def app_url(tmp_path_factory):
     with _serve(tmp) as url:
         yield url
     # the workers the test launched have ended (the test waits for them); none is left behind
-    from disc_core.runstore import RunStore
+    from disc_core.runs.store import RunStore
 
     assert not [r.id for r in RunStore(tmp / "runs").list() if r.active]
 

@@ -7,13 +7,13 @@ from contextlib import redirect_stdout
 import numpy as np
 import pytest
 
-from disc_core.cli import main
-from disc_core.config import RunConfig
+from disc_core.cli.main import main
+from disc_core.engine.config import RunConfig
 from disc_core.data import Record, make_dataset
-from disc_core.encoding import make_batches
+from disc_core.engine.encoding import make_batches
 from disc_core.errors import ConfigError
-from disc_core.experiment import load_finetuned, load_run, prepare_data, read_metrics, run_experiment
-from disc_core.metrics import compute_metrics, vote
+from disc_core.engine.experiment import load_finetuned, load_run, prepare_data, read_metrics, run_experiment
+from disc_core.engine.metrics import compute_metrics, vote
 
 
 def _cfg(tiny_model, **kw):
@@ -62,7 +62,7 @@ def test_run_folder_can_be_read_back_and_reloaded(tiny_model, tmp_path):
     # the saved model reproduces the reported test score
     import torch
 
-    from disc_core.training import evaluate
+    from disc_core.engine.training import evaluate
 
     model, tok, mapping = load_finetuned(tmp_path / "run")
     assert mapping["strategy"] == "frequent"
@@ -187,7 +187,7 @@ def test_cli_compare_prints_the_table(tiny_model, tmp_path):
 
 
 def test_paired_test_needs_variation_to_call_an_ordering_significant():
-    from disc_core.compare import paired_test
+    from disc_core.study.compare import paired_test
 
     def r(label, seed, score):
         return {"label": label, "seed": seed, "score": score}
@@ -195,7 +195,7 @@ def test_paired_test_needs_variation_to_call_an_ordering_significant():
     same_gap = [r("pretrained", s, 0.7) for s in (1, 2)] + [r("rand", s, 0.5) for s in (1, 2)]
     t = paired_test(same_gap, "pretrained", "rand")
     assert t["direction_ok"] and not t["holds"]  # two identical differences prove nothing
-    from disc_core.report import verdict
+    from disc_core.study.report import verdict
 
     assert verdict(t) == "right direction on every seed by the same amount (untested)"
     assert verdict(paired_test(same_gap, "rand", "pretrained")).startswith("reversed on every seed")

@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-import disc_core.data as data_pkg
-from disc_core.cli import main
+import disc_core.data.base as data_base
+from disc_core.cli.main import main
 from disc_core.data.base import DATASETS, DatasetInfo, Record, make_dataset
 from disc_core.errors import ConfigError, DataError
-from disc_core.mapping import (MAPPINGS, SymbolMapping, TextShift, build_symbol_mapping, build_text_shift,
+from disc_core.engine.mapping import (MAPPINGS, SymbolMapping, TextShift, build_symbol_mapping, build_text_shift,
                                format_preview, mapping_from_dict, preview, special_ids, unused_ids)
-from disc_core.models import load_tokenizer
+from disc_core.engine.models import load_tokenizer
 
 AMINO = list("ACDEFGHIKLMNPQRSTVWY") + ["X", "U", "B", "Z", "O"]
 PITCHES = [str(p) for p in range(128)]
@@ -335,7 +335,7 @@ def test_preview_of_a_text_shift_shows_original_and_shifted(tok):
 @pytest.fixture
 def toy_registry(monkeypatch):
     # only the toy datasets: the real loaders are tested elsewhere
-    monkeypatch.setattr(data_pkg, "_registered", True)
+    monkeypatch.setattr(data_base, "_registered", True)
     for ds in (_dna_dataset(), _text_dataset()):
         info = DatasetInfo(name=ds.name, title=ds.name, discipline=ds.discipline, task=ds.task,
                            metric=ds.metric, origin="builtin", loader=lambda progress=None, ds=ds, **kw: ds)

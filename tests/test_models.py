@@ -1,7 +1,7 @@
 import pytest
 
 from disc_core.errors import ModelError
-from disc_core.models import DEFAULT_MODEL, load_config, load_tokenizer, resolve_model
+from disc_core.engine.models import DEFAULT_MODEL, load_config, load_tokenizer, resolve_model
 
 
 def test_default_model_is_the_bundled_minilm_offline():

@@ -8,8 +8,8 @@ that 40 steps suffice on a CPU; everything else is the paper's recipe, with a fi
 import numpy as np
 import pytest
 
-from disc_core.config import RunConfig
-from disc_core.experiment import read_metrics, run_experiment
+from disc_core.engine.config import RunConfig
+from disc_core.engine.experiment import read_metrics, run_experiment
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from disc_core.config import RunConfig
+from disc_core.engine.config import RunConfig
 from disc_core.errors import ConfigError
-from disc_core.experiment import run_experiment
-from disc_core.pretrain import (PretrainConfig, checkpoint_steps, checkpoints_from_refs, load_corpus,
+from disc_core.engine.experiment import run_experiment
+from disc_core.study.pretrain import (PretrainConfig, checkpoint_steps, checkpoints_from_refs, load_corpus,
                                 pretrain_mlm, read_checkpoints)
 
 SENTENCES = ["the cat sat on the mat .", "a dog ran across the park this morning .",
@@ -43,8 +43,8 @@ def test_checkpoints_at_the_planned_steps_step_0_is_the_init_and_weights_move(pr
     # step 0 is exactly the seeded initialisation: a fresh model with the same seed
     from transformers import BertForMaskedLM  # noqa: F401  (the class pretrain_mlm builds)
 
-    from disc_core.models import load_tokenizer
-    from disc_core.pretrain import _new_model
+    from disc_core.engine.models import load_tokenizer
+    from disc_core.study.pretrain import _new_model
 
     init = {k: v.detach().numpy() for k, v in _new_model(cfg, load_tokenizer(None)).state_dict().items()}
     key = "bert.encoder.layer.0.attention.self.query.weight"
@@ -88,7 +88,7 @@ def test_corpus_file_errors_and_checkpoint_names(tmp_path):
 
 
 def test_without_glue_or_file_the_corpus_is_synthetic_english(monkeypatch):
-    import disc_core.pretrain as pt
+    import disc_core.study.pretrain as pt
 
     monkeypatch.setattr(pt, "_glue_sentences", lambda: [])
     sents, what = load_corpus(None, max_sentences=50)
@@ -97,7 +97,7 @@ def test_without_glue_or_file_the_corpus_is_synthetic_english(monkeypatch):
 
 
 def test_pretrain_command_fine_tunes_given_checkpoints(pretrained, tmp_path, capsys):
-    from disc_core.cli import main
+    from disc_core.cli.main import main
 
     _, out, ckpts = pretrained
     refs = [f"{c['path']}={c['step']}" for c in ckpts[::2]]  # step 0 and step 60, steps given explicitly
@@ -116,7 +116,7 @@ def test_changed_pretraining_sets_old_checkpoints_and_their_cells_aside(tmp_path
     """A fine-tuning cell of an old checkpoint is never reused for a new checkpoint at the same step."""
     from dataclasses import replace
 
-    from disc_core.reproduce import Task, pretrain_checkpoints
+    from disc_core.study.reproduce import Task, pretrain_checkpoints
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(SENTENCES * 5) + "\n", encoding="utf-8")

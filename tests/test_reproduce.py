@@ -5,9 +5,9 @@ import re
 import pandas as pd
 import pytest
 
-from disc_core.cli import main
-from disc_core.report import ordering_table, verdict
-from disc_core.reproduce import PROFILES, build_plan, estimate_seconds
+from disc_core.cli.main import main
+from disc_core.study.report import ordering_table, verdict
+from disc_core.study.reproduce import PROFILES, build_plan, estimate_seconds
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -102,7 +102,7 @@ def test_ordering_verdicts():
 def test_results_file_round_trip_and_bad_file(quick, tmp_path):
     """The JSON written beside the report gives the same tables as the run folders (the dashboard reads it)."""
     from disc_core.errors import DataError
-    from disc_core.report import export_results, study_tables
+    from disc_core.study.report import export_results, study_tables
 
     base, _, _ = quick
     tables = study_tables(base / "runs")
@@ -125,8 +125,8 @@ def test_results_file_round_trip_and_bad_file(quick, tmp_path):
 def test_every_cell_of_every_profile_is_a_valid_run_config(profile):
     """A typo in a profile's overrides fails here, not hours into a reproduction (the gpu profile included,
     which no test can run here)."""
-    from disc_core.config import RunConfig
-    from disc_core.reproduce import task_configs
+    from disc_core.engine.config import RunConfig
+    from disc_core.study.reproduce import task_configs
 
     plan = build_plan(profile)
     for t in plan.tasks:
@@ -143,8 +143,8 @@ def test_a_cell_of_another_config_is_set_aside_and_run_again(tiny_model, tmp_pat
     """Resuming a plan whose budget changed must not reuse old numbers under the new budget."""
     from dataclasses import replace
 
-    from disc_core.compare import cell_dir, cell_state, collect_results, run_comparison
-    from disc_core.config import RunConfig
+    from disc_core.study.compare import cell_dir, cell_state, collect_results, run_comparison
+    from disc_core.engine.config import RunConfig
 
     cfg = RunConfig(dataset="splice-synthetic", model_name_or_path=tiny_model, max_steps=2, eval_steps=2,
                     max_eval_examples=16, save_model=False, num_threads=1)

@@ -17,11 +17,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from disc_core.cli import main as cli_main
-from disc_core.config import RunConfig
-from disc_core.experiment import read_metrics
-from disc_core.runner import cancel, export, launch, resume, wait
-from disc_core.runstore import RunStateError, RunStore, effective_events
+from disc_core.cli.main import main as cli_main
+from disc_core.engine.config import RunConfig
+from disc_core.engine.experiment import read_metrics
+from disc_core.runs.runner import cancel, export, launch, resume, wait
+from disc_core.runs.store import RunStateError, RunStore, effective_events
 
 REPO = Path(__file__).resolve().parents[1]
 DEADLINE_S = 120
@@ -168,7 +168,7 @@ def test_two_launchers_at_once_keep_every_metric_apart(store, tiny_model, monkey
                "--seeds", "1", "--background", "--model-name-or-path", tiny_model, "--max-steps", "20",
                "--learning-rate", "1e-3", "--num-threads", "1", "--eval-steps", "1000", "--max-eval-examples", "50",
                "--no-save-model"]
-    script = ("import sys; from disc_core.config import RunConfig; from disc_core.runner import launch_group; "
+    script = ("import sys; from disc_core.engine.config import RunConfig; from disc_core.runs.runner import launch_group; "
               "cfgs = [RunConfig(dataset='splice-synthetic', model_name_or_path=sys.argv[1], max_steps=20, "
               "learning_rate=1e-3, num_threads=1, eval_steps=1000, max_eval_examples=50, save_model=False, seed=s, "
               "group='mine') for s in (2, 3)]; print(*launch_group(cfgs))")
@@ -209,7 +209,7 @@ def test_queue_serves_runs_in_order_one_gpu_each(store, tiny_model, monkeypatch)
     # store level only, no workers: three queued runs compete for two GPUs
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     monkeypatch.delenv("DISC_MAX_CONCURRENT", raising=False)
-    from disc_core.worker import max_concurrent, visible_gpus
+    from disc_core.runs.worker import max_concurrent, visible_gpus
 
     gpus = visible_gpus()
     assert gpus == ["0", "1"] and max_concurrent(gpus) == 2
@@ -231,7 +231,7 @@ def test_queue_serves_runs_in_order_one_gpu_each(store, tiny_model, monkeypatch)
 
 def test_store_survives_a_writer_killed_mid_write(store, tiny_model):
     rid = store.create(_cfg(tiny_model))
-    script = ("import sys\nfrom disc_core.runstore import RunStore\ns = RunStore(sys.argv[1])\ni = 0\n"
+    script = ("import sys\nfrom disc_core.runs.store import RunStore\ns = RunStore(sys.argv[1])\ni = 0\n"
               "while True:\n    i += 1\n    s.append_event(sys.argv[2], {'kind': 'step', 'step': i}, step=i)\n")
     writer = subprocess.Popen([sys.executable, "-c", script, str(store.root), rid], cwd=REPO)
     try:

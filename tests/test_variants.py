@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from disc_core.errors import ConfigError
-from disc_core.models import resolve_model
-from disc_core.variants import build_model
+from disc_core.engine.models import resolve_model
+from disc_core.engine.variants import build_model
 
 WORD_EMB = "bert.embeddings.word_embeddings.weight"
 

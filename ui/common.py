@@ -129,7 +129,7 @@ def dataset_label(name: str) -> str:
 
 def dataset_picker(key: str) -> str | None:
     """The shared "Dataset" selectbox over the datasets whose data is here (demo dataset by default)."""
-    from disc_core.demo import DEMO_DATASET
+    from disc_core.study.demo import DEMO_DATASET
 
     available = sorted(n for n, i in dataset_infos().items() if i.available()[0])
     return shared_selectbox("Dataset", available, "dataset", key=key, default=DEMO_DATASET,
@@ -175,7 +175,7 @@ def get_dataset(name: str, max_items: int = 8):
 
 @st.cache_resource(show_spinner="Loading the tokenizer ...")
 def get_tokenizer(ref: str):
-    from disc_core.models import load_tokenizer
+    from disc_core.engine.models import load_tokenizer
 
     return load_tokenizer(ref or None)
 
@@ -183,7 +183,7 @@ def get_tokenizer(ref: str):
 @st.cache_resource(show_spinner=False)
 def device_summary() -> tuple[str, list[str]]:
     """(what ``auto`` picks, the device choices) -- imports torch once per server."""
-    from disc_core.training import pick_device
+    from disc_core.engine.training import pick_device
 
     import torch
 
@@ -203,7 +203,7 @@ MODEL_SOURCES = ("bundled", "local folder", "hub id")
 
 def model_picker(prefix: str) -> str:
     """Radio + text field; returns the model reference (``all-MiniLM-L6-v2``, a folder or a hub id)."""
-    from disc_core.models import DEFAULT_MODEL, KNOWN_MODELS
+    from disc_core.engine.models import DEFAULT_MODEL, KNOWN_MODELS
 
     src_key, ref_key = f"{prefix}-model-source", f"{prefix}-model-ref"
     if src_key not in st.session_state:
@@ -284,7 +284,7 @@ def fmt_duration(seconds: float | None) -> str:
 
 def run_store():
     """The run store (``$DISC_RUNS_DIR`` or the per-user default); cheap, so made per call."""
-    from disc_core.runstore import RunStore
+    from disc_core.runs.store import RunStore
 
     return RunStore()
 

@@ -17,30 +17,12 @@ Loader modules (each registers its datasets on import):
 
 from __future__ import annotations
 
-import importlib
-
 from .base import (DATASETS, MAX_SYMBOLS, SPLITS, Dataset, DatasetInfo, Record, cache_dir, data_dirs,
-                   find_data_file, get_info, iter_names, load_dataset, make_dataset, register)
+                   ensure_registered, find_data_file, get_info, iter_names, load_dataset, make_dataset,
+                   register)
 
 __all__ = [
     "DATASETS", "SPLITS", "MAX_SYMBOLS", "Dataset", "DatasetInfo", "Record", "cache_dir", "data_dirs",
     "find_data_file", "get_info", "iter_names", "load_dataset", "make_dataset", "register",
     "ensure_registered",
 ]
-
-_LOADER_MODULES = ("dna", "protein", "music", "text", "user")
-_registered = False
-
-
-def ensure_registered() -> None:
-    """Import every loader module once so that ``DATASETS`` is complete."""
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    for mod in _LOADER_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{mod}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__name__}.{mod}":
-                raise

@@ -13,6 +13,7 @@ to :class:`DatasetInfo` entries; loaders register themselves with :func:`registe
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 from collections import Counter
@@ -307,8 +308,6 @@ def register(info: DatasetInfo) -> DatasetInfo:
 
 
 def get_info(name: str) -> DatasetInfo:
-    from . import ensure_registered
-
     ensure_registered()
     key = name.strip().lower().replace("-", "").replace("_", "")
     for k, info in DATASETS.items():
@@ -333,7 +332,23 @@ def load_dataset(name: str, progress: Callable[[int, int], None] | None = None, 
 
 
 def iter_names(origin: str | None = None) -> Iterable[str]:
-    from . import ensure_registered
-
     ensure_registered()
     return [n for n, i in DATASETS.items() if origin is None or i.origin == origin]
+
+
+_LOADER_MODULES = ("dna", "protein", "music", "text", "user")
+_registered = False
+
+
+def ensure_registered() -> None:
+    """Import every loader module once so that ``DATASETS`` is complete."""
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    for mod in _LOADER_MODULES:
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__package__}.{mod}":
+                raise

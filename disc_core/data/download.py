@@ -42,8 +42,11 @@ from typing import Callable
 from ..errors import DownloadError
 from .base import cache_dir
 
+#: The Hugging Face hub (models, and GLUE through `datasets`).
+HUB_HOST = "huggingface.co"
+
 __all__ = ["RemoteFile", "DOWNLOADS", "NO_PUBLIC_COPY", "download", "download_names", "normalise_name",
-           "total_size", "is_downloaded", "maestro_subset"]
+           "total_size", "is_downloaded", "maestro_subset", "hub_reachable", "HUB_HOST"]
 
 CONNECT_TIMEOUT = 4.0  # seconds to reach a host: offline must fail fast
 READ_TIMEOUT = 60.0
@@ -460,3 +463,14 @@ def _download_maestro_unindexed(fetcher: _Fetcher, dest: Path, mirror: str | Non
         return [dest / MAESTRO_INDEX.relpath] + [dest / _M / r["midi_filename"] for r in rows]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """True when the Hugging Face hub answers a TCP connection within ``timeout`` seconds."""
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        return False
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False

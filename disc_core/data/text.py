@@ -214,7 +214,7 @@ _hub_checked: tuple[float, bool] | None = None
 def _hub_ok() -> bool:
     """hub_reachable(), remembered for a minute so that listing eight tasks costs one check."""
     global _hub_checked
-    from ..models import hub_reachable
+    from .download import hub_reachable
 
     now = time.monotonic()
     if _hub_checked is None or now - _hub_checked[0] > 60:

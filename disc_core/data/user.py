@@ -46,7 +46,7 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DataError
 from .base import (DATASETS, DISCIPLINES, MAX_SYMBOLS, SPLITS, Dataset, DatasetInfo, Record, cache_dir,
-                   make_dataset, register)
+                   ensure_registered, make_dataset, register)
 from .io import check_symbols, read_text, truncate
 from .music import MIDI_SUFFIXES, read_midi_folder
 from .splits import stratified_split
@@ -479,8 +479,6 @@ def check_dataset_name(name: str, overwrite: bool = False) -> str:
     Names are 1-32 characters of ``a-z 0-9 -`` (starting and ending with a letter or digit), must not
     be taken by a built-in or paper dataset, and not by another user dataset unless ``overwrite``.
     """
-    from . import ensure_registered
-
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise DataError(f"dataset name {name!r} is not allowed",
                         hint="use 1-32 characters of a-z, 0-9 and '-', e.g. 'my-peptides'")
@@ -516,8 +514,6 @@ def import_user_dataset(path: str | Path, name: str, overwrite: bool = False, pr
 
 def remove_user_dataset(name: str) -> None:
     """Delete a saved user dataset and take it out of the registry."""
-    from . import ensure_registered
-
     ensure_registered()
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise DataError(f"there is no user dataset named {name!r}")

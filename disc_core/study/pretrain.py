@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["PretrainConfig", "load_corpus", "checkpoint_steps", "pretrain_mlm", "read_checkpoints",
            "checkpoints_from_refs", "resolve_checkpoint", "write_checkpoint_index", "GLUE_CORPUS_TASKS"]
@@ -83,7 +83,7 @@ def checkpoint_steps(max_steps: int, fractions) -> list[int]:
 
 
 def _glue_sentences() -> list[str]:
-    from .data import get_info, load_dataset
+    from ..data import get_info, load_dataset
 
     out = []
     for name in GLUE_CORPUS_TASKS:
@@ -202,7 +202,7 @@ def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | 
     from transformers import DataCollatorForLanguageModeling
     from transformers.utils import logging as hf_logging
 
-    from .models import load_tokenizer
+    from ..engine.models import load_tokenizer
 
     hf_logging.disable_progress_bar()
     out = Path(out_dir)
@@ -283,7 +283,7 @@ def checkpoints_from_refs(refs: list[str]) -> list[dict]:
 
     The step is read from the name: ``.../step_200`` -> 200, ``google/multiberts-seed_0-step_20k`` ->
     20,000; ``REF=STEP`` gives it explicitly. Hub ids are resolved (downloaded when online) only when
-    fine-tuned, through :func:`disc_core.models.resolve_model`.
+    fine-tuned, through :func:`disc_core.engine.models.resolve_model`.
     """
     out = []
     for ref in refs:
@@ -307,11 +307,11 @@ def resolve_checkpoint(ref: str) -> str:
 
     Hub repositories that ship only ``pytorch_model.bin`` (the MultiBERTs checkpoints among them) are
     fetched from their safetensors conversion (revision ``refs/pr/1``) when it exists; pickles are never
-    loaded. Offline, a hub id that is not cached fails fast with :func:`disc_core.models.resolve_model`'s
+    loaded. Offline, a hub id that is not cached fails fast with :func:`disc_core.engine.models.resolve_model`'s
     message.
     """
-    from .errors import ModelError
-    from .models import resolve_model
+    from ..errors import ModelError
+    from ..engine.models import resolve_model
 
     try:
         return resolve_model(ref).path

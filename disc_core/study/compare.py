@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig, parse_variant
+from ..engine.config import RunConfig, parse_variant
 from .paper import PAPER_TASKS, paper_row
 
 __all__ = ["comparison_configs", "cell_dir", "run_comparison", "collect_results", "summarize",
@@ -85,7 +85,7 @@ def run_comparison(configs: list[RunConfig], root: str | Path, listeners_for=Non
                    dataset=None, log=None) -> list[dict]:
     """Run every config in this process. With ``reuse`` a finished cell of the same config is reused; a
     finished cell of another config (see :func:`cell_state`) is set aside and run again."""
-    from .experiment import run_experiment
+    from ..engine.experiment import run_experiment
 
     results = []
     for cfg in configs:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .models import DEFAULT_MODEL
 
 __all__ = ["RunConfig", "VARIANTS", "TEXT_SHIFTS", "parse_variant"]

@@ -5,8 +5,8 @@ optimiser steps per variant instead of the paper's 3 epochs, and a learning rate
 instead of the paper's 1e-5 (at 1e-5 even the pretrained model still predicted only the majority class after
 40 steps, so nothing would be seen). :data:`DEMO_NOTE` says so in the dashboard.
 
->>> from disc_core.demo import demo_configs
->>> from disc_core.runner import launch_group
+>>> from disc_core.study.demo import demo_configs
+>>> from disc_core.runs.runner import launch_group
 >>> launch_group(demo_configs())          # what the Overview page's button does
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import time
 
-from .config import RunConfig
-from .models import DEFAULT_MODEL
+from ..engine.config import RunConfig
+from ..engine.models import DEFAULT_MODEL
 
 __all__ = ["demo_configs", "DEMO_DATASET", "DEMO_VARIANTS", "DEMO_STEPS", "DEMO_LEARNING_RATE", "DEMO_NOTE"]
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .config import RunConfig
-from .data import load_dataset
-from .data.base import Dataset
+from ..data import load_dataset
+from ..data.base import Dataset
 from .encoding import Encoded, build_mapping, encode_records
 from .events import EvalLogged, JsonlListener, RunFinished, emit
 from .models import load_tokenizer, resolve_model

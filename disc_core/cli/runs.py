@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 
-from .cli import print_table, command
+from .main import print_table, command
 
 __all__: list[str] = []
 
@@ -56,8 +56,8 @@ def _runs(p):
     ex.add_argument("--out", help="file to write (default: <id>.<format> here)")
 
     def run(args) -> int:
-        from . import runner
-        from .runstore import RunStore
+        from ..runs import runner
+        from ..runs.store import RunStore
 
         store = RunStore()
         if args.action == "list":

@@ -1,6 +1,6 @@
 """The run store: every background run's spec, status, live metrics and results, in one folder.
 
-Background runs (see :mod:`disc_core.runner`) live under the runs root (``$DISC_RUNS_DIR`` or the
+Background runs (see :mod:`disc_core.runs.runner`) live under the runs root (``$DISC_RUNS_DIR`` or the
 per-user data folder)::
 
     <runs root>/
@@ -27,7 +27,7 @@ decides (the process's start time guards against a reused pid, a zombie counts a
 another host is dead when its heartbeat is older than :data:`HEARTBEAT_TIMEOUT`. Nothing the worker
 logged is lost: events are committed one by one as they happen.
 
-The store is also a :class:`~disc_core.events.Listener` target: :class:`StoreListener` appends the
+The store is also a :class:`~disc_core.engine.events.Listener` target: :class:`StoreListener` appends the
 training loop's events, which is how the worker streams live metrics.
 """
 
@@ -42,9 +42,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from .config import RunConfig
-from .errors import DiscError
-from .events import Listener
+from ..engine.config import RunConfig
+from ..errors import DiscError
+from ..engine.events import Listener
 
 __all__ = ["runs_root", "RunInfo", "RunStore", "StoreListener", "RunNotFound", "RunStateError",
            "effective_events", "STATUSES", "ACTIVE", "HEARTBEAT_TIMEOUT", "HOST"]
@@ -64,10 +64,11 @@ DIED = ("worker process {pid} on {host} died without reporting (killed with SIGK
 
 
 def runs_root() -> Path:
-    """``$DISC_RUNS_DIR`` or ``<per-user data dir>/runs`` (the same root as ``python -m disc_core run``)."""
-    from .experiment_cli import default_runs_root
+    """Where run folders go: ``$DISC_RUNS_DIR`` or ``<per-user data dir>/runs`` (background runs and
+    ``python -m disc_core run`` alike)."""
+    import platformdirs
 
-    return default_runs_root()
+    return Path(os.environ.get("DISC_RUNS_DIR") or Path(platformdirs.user_data_dir("disc-transfer")) / "runs")
 
 
 class RunNotFound(DiscError, KeyError):

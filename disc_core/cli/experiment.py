@@ -1,6 +1,6 @@
 """CLI commands ``run`` (one experiment) and ``compare`` (variants x seeds, table beside the paper's).
 
-Every :class:`~disc_core.config.RunConfig` field is a flag (``--learning-rate``, ``--max-steps`` ...);
+Every :class:`~disc_core.engine.config.RunConfig` field is a flag (``--learning-rate``, ``--max-steps`` ...);
 ``--config FILE`` (JSON or YAML) gives defaults that flags override. Each run's full config is saved
 in its folder.
 """
@@ -10,24 +10,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import time
 import typing
 from pathlib import Path
 
-from .cli import command
-from .config import RunConfig
+from .main import command
+from ..engine.config import RunConfig
+from ..runs.store import runs_root
 
-__all__ = ["add_config_flags", "config_from_args", "default_runs_root"]
+__all__ = ["add_config_flags", "config_from_args"]
 
 _SKIP = {"dataset", "variant", "seed", "tags", "group"}
-
-
-def default_runs_root() -> Path:
-    """Where run folders go: ``$DISC_RUNS_DIR`` or ``<per-user data dir>/runs``."""
-    import platformdirs
-
-    return Path(os.environ.get("DISC_RUNS_DIR") or Path(platformdirs.user_data_dir("disc-transfer")) / "runs")
 
 
 def _flag_type(tp):
@@ -72,12 +65,12 @@ def _run(p):
     add_config_flags(p)
 
     def run(args) -> int:
-        from .compare import cell_dir
-        from .events import TqdmListener
-        from .experiment import run_experiment
+        from ..study.compare import cell_dir
+        from ..engine.events import TqdmListener
+        from ..engine.experiment import run_experiment
 
         cfg = config_from_args(args, dataset=args.dataset, variant=args.variant, seed=args.seed)
-        out = Path(args.out) if args.out else cell_dir(default_runs_root(), cfg)
+        out = Path(args.out) if args.out else cell_dir(runs_root(), cfg)
         listeners = [] if args.quiet else [TqdmListener(desc=f"{cfg.dataset}/{cfg.label}/seed{cfg.seed}")]
         res = run_experiment(cfg, out, listeners=listeners, resume=args.resume)
         print(json.dumps({"run_dir": str(out), "metric": res["metric"], "score": res["score"],
@@ -104,20 +97,20 @@ def _compare(p):
     add_config_flags(p)
 
     def run(args) -> int:
-        from .compare import comparison_configs, run_comparison, summarize, to_markdown
-        from .events import TqdmListener
+        from ..study.compare import comparison_configs, run_comparison, summarize, to_markdown
+        from ..engine.events import TqdmListener
 
         seeds = list(range(1, args.seeds[0] + 1)) if len(args.seeds) == 1 else args.seeds
         base = config_from_args(args, dataset=args.dataset)
-        from .runstore import new_run_id
+        from ..runs.store import new_run_id
 
         # unique even for two comparisons launched in the same second
         group = f"{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{new_run_id()[-4:]}"
         configs = comparison_configs(base, args.variants, seeds, group=group)
-        root = Path(args.out) if args.out else default_runs_root()
+        root = Path(args.out) if args.out else runs_root()
         if args.background:
-            from .errors import ConfigError
-            from .runner import launch_group
+            from ..errors import ConfigError
+            from ..runs.runner import launch_group
 
             if args.out:
                 raise ConfigError("--out cannot be used with --background: background runs live in the run "

@@ -6,14 +6,14 @@ A *plan* is an ordered list of :class:`Task` s, each one dataset of one *study*:
 ``text``            Table 1 + appendix: GLUE with token shift 1000 and a random shift, pretrained vs rand,
                     and re-emb on unshifted text
 ``text-1pct``       the appendix's low-resource setting: the same on 1% of each GLUE training set
-``pretrain-steps``  Figure 3: fine-tune checkpoints taken along pre-training (:mod:`disc_core.pretrain`)
+``pretrain-steps``  Figure 3: fine-tune checkpoints taken along pre-training (:mod:`disc_core.study.pretrain`)
 
 :data:`PROFILES` holds three plans: ``quick`` (a tiny model, built-in data, minutes: what the tests
 run), ``laptop`` (the bundled MiniLM, about three hours of a 2-core CPU: steps and sequence lengths
 shrunk, each shrink said in :attr:`Task.why`) and ``gpu`` (bert-base-uncased with the paper's
 budget). :func:`run_plan` runs the tasks in order into ``root/<study>/<dataset>/<label>/seed<N>``
-through :func:`disc_core.compare.run_comparison`, which reuses every finished cell: a plan runs in
-pieces, and stopping it loses at most the cell in progress. :mod:`disc_core.report` writes the report.
+through :func:`disc_core.study.compare.run_comparison`, which reuses every finished cell: a plan runs in
+pieces, and stopping it loses at most the cell in progress. :mod:`disc_core.study.report` writes the report.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compare import cell_dir, cell_state, run_comparison, set_aside
-from .config import RunConfig, parse_variant
-from .errors import ConfigError
-from .errors import DiscError
+from ..engine.config import RunConfig, parse_variant
+from ..errors import ConfigError
+from ..errors import DiscError
 from .pretrain import (PretrainConfig, checkpoints_from_refs, pretrain_mlm, read_checkpoints, resolve_checkpoint,
                        write_checkpoint_index)
 
@@ -282,7 +282,7 @@ def _model_factor(model: str) -> float:
     if model == "tiny":
         return 0.02
     try:
-        from .models import load_config
+        from ..engine.models import load_config
 
         c = load_config(model)
         return max(0.02, (c.hidden_size / 384) ** 2 * (c.num_hidden_layers / 6))
@@ -313,7 +313,7 @@ def estimate_seconds(task: Task, model: str) -> float:
 
 
 def _dataset_available(name: str) -> tuple[bool, str]:
-    from .data import get_info
+    from ..data import get_info
 
     try:
         return get_info(name).available()
@@ -364,7 +364,7 @@ def pretrain_checkpoints(task: Task, root: str | Path, corpus: str | None = None
 def _ensure_model(plan: Plan, root: Path, log) -> str:
     if plan.model != "tiny":
         return plan.model
-    from .models import create_tiny_bert
+    from ..engine.models import create_tiny_bert
 
     folder = root / "tiny-bert"
     if not (folder / "config.json").exists():
@@ -414,7 +414,7 @@ def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus
                     counts["reused"] += 1
                     continue
                 if dataset is None:
-                    from .data import load_dataset
+                    from ..data import load_dataset
 
                     dataset = load_dataset(t.dataset)
                 t0 = time.time()

@@ -1,17 +1,17 @@
 """The job runner: launch, cancel, resume and export background runs.
 
-A launch creates the run in the :class:`~disc_core.runstore.RunStore` (status ``queued``) and hands
-its id to an :class:`Executor`, which starts a worker (:mod:`disc_core.worker`) somewhere. The
+A launch creates the run in the :class:`~disc_core.runs.store.RunStore` (status ``queued``) and hands
+its id to an :class:`Executor`, which starts a worker (:mod:`disc_core.runs.worker`) somewhere. The
 worker itself claims a slot, trains and reports through the store, so everything that reads runs
 (the dashboard, ``python -m disc_core runs ...``) only ever talks to the store, whichever executor
 ran them, and a restarted dashboard finds its runs again by reading the store.
 
-The default :class:`LocalProcessExecutor` starts ``python -m disc_core.worker RUN_ID`` as its own OS
+The default :class:`LocalProcessExecutor` starts ``python -m disc_core.runs.worker RUN_ID`` as its own OS
 process in a new session (``start_new_session``): it outlives the dashboard or CLI that launched it
 and gets no SIGHUP when that terminal closes. Its output goes to ``<run folder>/worker.log``.
 
 Queueing needs no daemon: every worker starts at once and waits in ``queued`` until it can claim
-one of :func:`~disc_core.worker.max_concurrent` slots in a store transaction (one at a time on a CPU
+one of :func:`~disc_core.runs.worker.max_concurrent` slots in a store transaction (one at a time on a CPU
 machine, one per GPU with ``CUDA_VISIBLE_DEVICES`` set to it, ``$DISC_MAX_CONCURRENT`` overrides).
 
 Cancel sends SIGTERM to the worker's process group (the worker marks itself cancelled and exits),
@@ -21,7 +21,7 @@ continues from the run folder's last checkpoint (``checkpoint_steps``) and appen
 
 Running on a cluster
 --------------------
-An executor only has to start ``disc_core.worker.run_worker(store, run_id, resume)`` somewhere that
+An executor only has to start ``disc_core.runs.worker.run_worker(store, run_id, resume)`` somewhere that
 sees the store, and to be able to stop it. A Ray executor would look like::
 
     class RayExecutor(Executor):
@@ -53,8 +53,8 @@ import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from .config import RunConfig
-from .runstore import ACTIVE, CANCELLED, FAILED, HOST, RunInfo, RunStore, _pid_alive, effective_events
+from ..engine.config import RunConfig
+from .store import ACTIVE, CANCELLED, FAILED, HOST, RunInfo, RunStore, _pid_alive, effective_events
 
 __all__ = ["Executor", "LocalProcessExecutor", "get_executor", "set_executor", "launch", "launch_group",
            "cancel", "resume", "export", "wait", "CANCEL_GRACE_S"]
@@ -80,7 +80,7 @@ class Executor(ABC):
 
 
 class LocalProcessExecutor(Executor):
-    """Each run is a ``python -m disc_core.worker`` process on this machine, in its own session."""
+    """Each run is a ``python -m disc_core.runs.worker`` process on this machine, in its own session."""
 
     def __init__(self):
         self._procs: dict[str, subprocess.Popen] = {}
@@ -98,9 +98,9 @@ class LocalProcessExecutor(Executor):
         run_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         # the worker must import this very disc_core, installed or not
-        pkg_parent = str(Path(__file__).resolve().parent.parent)
+        pkg_parent = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join([pkg_parent, *filter(None, [env.get("PYTHONPATH")])])
-        cmd = [sys.executable, "-m", "disc_core.worker", run_id, "--root", str(store.root)]
+        cmd = [sys.executable, "-m", "disc_core.runs.worker", run_id, "--root", str(store.root)]
         if resume:
             cmd.append("--resume")
         rec_cwd = store._rec(run_id).get("cwd")  # relative model/data paths mean what they meant at launch
@@ -186,7 +186,7 @@ def launch_group(configs: list[RunConfig], store: RunStore | None = None) -> lis
     if not configs:
         return []
     store = store or RunStore()
-    from .runstore import new_run_id
+    from .store import new_run_id
 
     group = configs[0].group or f"{configs[0].dataset}-{new_run_id()}"
     ids = [store.create(c, group=group) for c in configs]
@@ -214,7 +214,7 @@ def resume(run_id: str, store: RunStore | None = None) -> str:
     """Continue a failed or cancelled run from its last checkpoint (same id, events appended).
 
     Without a checkpoint (``checkpoint_steps`` unset) the run starts over, and its note says so.
-    Raises :class:`~disc_core.runstore.RunStateError` for a queued, running or finished run.
+    Raises :class:`~disc_core.runs.store.RunStateError` for a queued, running or finished run.
     """
     store = store or RunStore()
     store.get(run_id)  # detect a dead worker first: a just-killed run is resumable
@@ -248,10 +248,10 @@ def export(run_id: str, path: str | Path, fmt: str = "csv", store: RunStore | No
     ``eval_<name>`` columns) or ``json`` (the run's record and its events). Returns the path.
 
     After resumes, events superseded by a later attempt are left out (see
-    :func:`~disc_core.runstore.effective_events`).
+    :func:`~disc_core.runs.store.effective_events`).
     """
     if fmt not in ("csv", "json"):
-        from .errors import ConfigError
+        from ..errors import ConfigError
 
         raise ConfigError(f"export format must be csv or json, not {fmt!r}")
     store = store or RunStore()

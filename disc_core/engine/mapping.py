@@ -32,7 +32,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 __all__ = [
     "SymbolMapping", "build_symbol_mapping", "MAPPINGS", "TextShift", "build_text_shift", "TEXT_MAPPINGS",

@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .cli import command
+from .main import command
 
 __all__ = []
 
@@ -26,7 +26,7 @@ def print_table(rows: list[dict]) -> None:
 def _progress(args):
     if not args.progress:
         return None
-    from .events import TqdmListener
+    from ..engine.events import TqdmListener
 
     return lambda cfg: [TqdmListener(desc=f"{cfg.dataset} {cfg.label} s{cfg.seed}", leave=False)]
 
@@ -38,7 +38,7 @@ def _log(msg: str) -> None:
 @command("reproduce", "run the paper's tables and Figure 3 (resumable; --profile quick/mini/laptop/gpu) and "
                       "write the report")
 def _reproduce(p: argparse.ArgumentParser):
-    from .reproduce import PROFILES
+    from ..study.reproduce import PROFILES
 
     p.add_argument("--profile", choices=list(PROFILES), default="laptop",
                    help="quick: tiny model, minutes (what the tests run); mini: the laptop plan with every "
@@ -67,15 +67,15 @@ def _reproduce(p: argparse.ArgumentParser):
                    help="a progress bar per run (default: when writing to a terminal)")
 
     def run(args) -> int:
-        from .experiment_cli import default_runs_root
-        from .report import write_report
-        from .reproduce import build_plan, estimate_seconds, run_plan
+        from ..runs.store import runs_root
+        from ..study.report import write_report
+        from ..study.reproduce import build_plan, estimate_seconds, run_plan
 
         plan = build_plan(args.profile, model=args.model, only=args.only, checkpoints=args.checkpoints)
         if args.device:
             for t in plan.tasks:
                 t.overrides["device"] = args.device
-        root = Path(args.root) if args.root else default_runs_root() / "reproduce" / args.profile
+        root = Path(args.root) if args.root else runs_root() / "reproduce" / args.profile
         if args.dry_run:
             print_table([{"task": t.key, "variants": len(t.variants), "seeds": len(t.seeds),
                           "est. min": f"{estimate_seconds(t, plan.model) / 60:.0f}", "budget": t.why}
@@ -141,9 +141,9 @@ def _pretrain(p: argparse.ArgumentParser):
     p.add_argument("--num-threads", type=int)
 
     def run(args) -> int:
-        from .pretrain import PretrainConfig, pretrain_mlm
-        from .report import pretrain_steps_figure, study_tables
-        from .reproduce import Plan, Task, run_plan
+        from ..study.pretrain import PretrainConfig, pretrain_mlm
+        from ..study.report import pretrain_steps_figure, study_tables
+        from ..study.reproduce import Plan, Task, run_plan
 
         out = Path(args.out)
         cfg = PretrainConfig(hidden_size=args.hidden, num_hidden_layers=args.layers, num_attention_heads=args.heads,

@@ -2,7 +2,7 @@
 
 Non-text datasets take ``--strategy`` (with ``--table``, ``--seed``, ``--corpus``, ``--frequency-source``);
 text datasets take ``--shift N`` / ``--random-shift`` / ``--shift-special`` (default: the paper's
-shift of 1000). Prints the mapping table and samples three ways, via :func:`disc_core.mapping.preview`.
+shift of 1000). Prints the mapping table and samples three ways, via :func:`disc_core.engine.mapping.preview`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import argparse
 import json
 from pathlib import Path
 
-from .cli import command
-from .errors import ConfigError
-from .mapping import FREQUENCY_SOURCES, MAPPINGS, PAPER_SHIFT
+from .main import command
+from ..errors import ConfigError
+from ..engine.mapping import FREQUENCY_SOURCES, MAPPINGS, PAPER_SHIFT
 
 
 @command("mapping", "show how a dataset's symbols (or shifted text tokens) map onto BERT tokens")
@@ -43,9 +43,9 @@ def _mapping(p: argparse.ArgumentParser):
     p.add_argument("--json", action="store_true", help="print the mapping and samples as JSON")
 
     def run(args) -> int:
-        from .data import load_dataset
-        from .mapping import build_symbol_mapping, build_text_shift, format_preview, preview
-        from .models import load_tokenizer
+        from ..data import load_dataset
+        from ..engine.mapping import build_symbol_mapping, build_text_shift, format_preview, preview
+        from ..engine.models import load_tokenizer
 
         ds = load_dataset(args.dataset)
         tok = load_tokenizer(args.model)

@@ -1,6 +1,6 @@
 """The reproduction report: tables beside the paper's numbers, ordering tests, figures, hardware, commands.
 
-:func:`write_report` reads the run folders a :class:`~disc_core.reproduce.Plan` wrote under ``root``
+:func:`write_report` reads the run folders a :class:`~disc_core.study.reproduce.Plan` wrote under ``root``
 (nothing is re-run) and writes a Markdown file plus PNG figures drawn with matplotlib (Agg):
 
 - ``loss_<study>_<dataset>.png``  training loss per variant, mean over seeds with a min-max band (Figure 2)
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .compare import cell_dir, cell_state, collect_results, paired_test, summarize
-from .experiment import read_metrics
+from ..engine.experiment import read_metrics
 from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
 
 __all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
@@ -183,7 +183,7 @@ def published_info(path: str | Path) -> dict:
 
 def load_results(path: str | Path) -> dict[str, dict]:
     """The tables of a file written by :func:`export_results`; :class:`DataError` names what is wrong."""
-    from .errors import DataError
+    from ..errors import DataError
 
     path = Path(path)
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data.base import Dataset, Record
+from ..data.base import Dataset, Record
 
 __all__ = ["Encoded", "build_mapping", "encode_records", "make_batches", "collate"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import print_table, command
+from .main import print_table, command
 
 
 @command("download", "fetch the paper's published data files into the per-user cache (sha256 checked)")
@@ -20,8 +20,8 @@ def _download(p: argparse.ArgumentParser):
     def run(args) -> int:
         from tqdm import tqdm
 
-        from .base import cache_dir
-        from .download import DOWNLOADS, NO_PUBLIC_COPY, download, is_downloaded, normalise_name, total_size
+        from ..data.base import cache_dir
+        from ..data.download import DOWNLOADS, NO_PUBLIC_COPY, download, is_downloaded, normalise_name, total_size
 
         dest = args.dest or str(cache_dir() / "downloads")
         if args.list:

@@ -1,4 +1,4 @@
-"""The worker: one background run in its own process, ``python -m disc_core.worker RUN_ID [--resume]``.
+"""The worker: one background run in its own process, ``python -m disc_core.runs.worker RUN_ID [--resume]``.
 
 What it does, in order:
 
@@ -8,12 +8,12 @@ What it does, in order:
    :func:`max_concurrent` runs at once (``$DISC_MAX_CONCURRENT``, else one per GPU, else one), first
    come first served, so there is no scheduler daemon to keep alive;
 3. sets ``CUDA_VISIBLE_DEVICES`` to its slot's GPU *before* torch is imported, then runs
-   :func:`~disc_core.experiment.run_experiment` in the run folder with a
-   :class:`~disc_core.runstore.StoreListener`, so every step and evaluation reaches the store as it
+   :func:`~disc_core.engine.experiment.run_experiment` in the run folder with a
+   :class:`~disc_core.runs.store.StoreListener`, so every step and evaluation reaches the store as it
    happens (``metrics.jsonl`` in the run folder is a second copy);
 4. records the results (``finished``) or the traceback (``failed``).
 
-SIGTERM (what :func:`disc_core.runner.cancel` sends) or a cancel flag in the store (for a worker on
+SIGTERM (what :func:`disc_core.runs.runner.cancel` sends) or a cancel flag in the store (for a worker on
 another machine) ends it as ``cancelled``: the signal handler only wakes the heartbeat thread, which
 marks the run cancelled over its own database connection and exits the process at once. Nothing is
 raised inside the training loop, so no store transaction of the main thread is ever cut in half.
@@ -31,7 +31,7 @@ import threading
 import time
 import traceback
 
-from .runstore import CANCELLED, FAILED, FINISHED, HOST, RunStore
+from .store import CANCELLED, FAILED, FINISHED, HOST, RunStore
 
 __all__ = ["main", "run_worker", "max_concurrent", "visible_gpus"]
 
@@ -69,7 +69,7 @@ def max_concurrent(gpus: list[str] | None = None) -> int:
         except ValueError:
             n = 0
         if n < 1:
-            from .errors import ConfigError
+            from ..errors import ConfigError
 
             raise ConfigError(f"DISC_MAX_CONCURRENT must be a whole number >= 1, not {env!r}")
         return n
@@ -140,9 +140,9 @@ def run_worker(store: RunStore, run_id: str, resume: bool = False) -> int:
         gpu = _wait_for_slot(store, run_id)
         if gpu is not None:
             os.environ["CUDA_VISIBLE_DEVICES"] = gpu
-        from .config import RunConfig
-        from .experiment import run_experiment
-        from .runstore import StoreListener
+        from ..engine.config import RunConfig
+        from ..engine.experiment import run_experiment
+        from .store import StoreListener
 
         info = store.get(run_id)
         cfg = RunConfig.from_dict(info.config)
@@ -165,7 +165,7 @@ def run_worker(store: RunStore, run_id: str, resume: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m disc_core.worker",
+    ap = argparse.ArgumentParser(prog="python -m disc_core.runs.worker",
                                  description="run one background run of the run store (started by the runner)")
     ap.add_argument("run_id")
     ap.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")

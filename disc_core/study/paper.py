@@ -41,7 +41,7 @@ PAPER_ORDERINGS = {
              ("pretrained", "re-emb")],
 }
 
-_RESULTS_FILE = Path(__file__).resolve().parent.parent / "assets" / "paper_results.json"
+_RESULTS_FILE = Path(__file__).resolve().parents[2] / "assets" / "paper_results.json"
 
 
 @lru_cache(maxsize=1)
