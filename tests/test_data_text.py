@@ -58,7 +58,12 @@ def test_glue_real_columns_bom_no_header_and_quotes(real_data_dir, monkeypatch):
 def test_metrics_follow_the_paper():
     assert {t: get_info(t).metric for t in GLUE_TASKS} == {
         "mnli": "accuracy", "qqp": "f1", "qnli": "accuracy", "sst2": "accuracy", "cola": "mcc",
-        "stsb": "pearson", "mrpc": "f1", "rte": "accuracy"}
+        "stsb": "spearman", "mrpc": "f1", "rte": "accuracy"}
+    # the headline is the paper's metric (Table 1), checked against the transcription of its tables
+    from disc_core.study.paper import paper_metric
+
+    assert all(get_info(t).metric == paper_metric(t) for t in GLUE_TASKS)
+    assert "Pearson is computed beside it" in get_info("stsb").description
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -100,6 +105,14 @@ def test_mnli_reads_dev_matched_and_gold_label(tmp_path, monkeypatch, no_hub):
     assert ds.sizes() == {"train": 27, "validation": 3, "test": 6}
     assert ds.label_names == labels and ds.split("test")[2].label == 2
     assert ds.split("test")[1].text_pair == "H1"
+    assert any("only dev_matched.tsv was found" in n for n in ds.notes)
+    # with the mismatched set beside it, the test split pools both: the paper averages the two
+    _tsv(d / "dev_mismatched.tsv", [head[:10] + ["label1", "label2", "label3", "label4", "label5", "gold_label"]]
+         + [r[:10] + [r[10]] * 5 + [r[11]] for r in rows[10:14]])
+    ds = load_dataset("mnli")
+    assert ds.sizes()["test"] == 6 + 4 and ds.split("test")[6].text == "P10"
+    assert any(n.startswith("test = GLUE dev_matched + dev_mismatched") for n in ds.notes)
+    assert any("dev_matched.tsv (6) + dev_mismatched.tsv (4) pooled" in n and "0.10000 x" in n for n in ds.notes)
 
 
 def test_wrong_column_count_names_file_and_line(tmp_path):
