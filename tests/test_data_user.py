@@ -59,7 +59,8 @@ def test_fasta_split_tokens_must_be_everywhere_or_nowhere(tmp_path):
 
 
 def test_fasta_one_rule_and_missing_label(tmp_path):
-    path = fasta(tmp_path, [("s1|A extra", "ACGT"), ("s2|B more", "ACGA")])
+    path = fasta(tmp_path, [("s1|A extra split=train", "ACGT"), ("s2|B more split=train", "ACGA"),
+                            ("s3|A extra split=test", "ACGG"), ("s4|B more split=test", "ACGC")])
     assert read_user_data(path).label_names == ["extra", "more"]  # auto: the last word wins
     with pytest.raises(DataError, match="no label in the header of record s1") as err:
         read_user_data(path, fasta_label="pipe")
@@ -146,14 +147,14 @@ def test_long_sequences_truncated_and_music_pitches(tmp_path):
     ds = read_user_data(path)
     assert [len(r.symbols) for r in ds.records] == [MAX_SYMBOLS, 50, MAX_SYMBOLS]
     assert any(n.startswith(f"2 of 3 sequences were longer than {MAX_SYMBOLS}") for n in ds.notes)
-    music = write(tmp_path / "m.csv", "sequence,label\n60 62 64,a\n 72 76 79 ,b\n")
+    music = write(tmp_path / "m.csv", "sequence,label,split\n60 62 64,a,train\n 72 76 79 ,b,train\n60 64,a,test\n")
     ds = read_user_data(music)
     assert ds.discipline == "music" and ds.records[1].symbols == ("72", "76", "79")
     assert ds.alphabet == ["60", "62", "64", "72", "76", "79"]
 
 
 def test_text_when_asked(tmp_path):
-    path = write(tmp_path / "t.tsv", "sentence\tlabel\nA fine film .\t1\nDull , slow .\t0\n")
+    path = write(tmp_path / "t.tsv", "sentence\tlabel\nA fine film .\t1\nDull , slow .\t0\nGood .\t1\nBad .\t0\n")
     with pytest.raises(DataError, match="invalid letter '.'") as err:
         read_user_data(path)
     assert err.value.line == 2
@@ -166,11 +167,10 @@ def test_text_when_asked(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 def test_invalid_letters_for_declared_and_guessed_alphabet(tmp_path):
-    path = write(tmp_path / "d.csv", "sequence,label\nACGT,a\nACGU,b\n")
-    with pytest.raises(DataError, match="invalid letter 'U' at position 4 of the DNA sequence") as err:
+    path = write(tmp_path / "d.csv", "sequence,label\nACGT,a\nACGE,b\nACGA,a\nACGC,b\n")
+    with pytest.raises(DataError, match="invalid letter 'E' at position 4 of the DNA sequence") as err:
         read_user_data(path, discipline="dna")
     assert (err.value.path, err.value.line) == (path, 3)
-    assert read_user_data(path).discipline == "protein"  # U is selenocysteine; guessed, and said so
     bad = fasta(tmp_path, [("p1 a", "MKVL"), ("p2 b", "MK1VL")])
     with pytest.raises(DataError, match="invalid letter '1' at position 3") as err:
         read_user_data(bad)
@@ -228,7 +228,7 @@ def test_wrong_field_count_and_unknown_options(tmp_path):
     assert err.value.line == 3
     with pytest.raises(ConfigError, match="unknown option"):
         read_user_data(path, lable_column="x")
-    with pytest.raises(ConfigError, match="fasta_label do not apply to a table"):
+    with pytest.raises(ConfigError, match="the fasta label option.s. do not apply to a CSV/TSV"):
         read_user_data(path, fasta_label="pipe")
 
 
@@ -332,7 +332,7 @@ def test_existing_name_needs_overwrite(dna_csv, tmp_path):
     try:
         with pytest.raises(DataError, match="already have a dataset named 'twice'"):
             import_user_dataset(dna_csv, "twice")
-        other = write(tmp_path / "p.csv", "sequence,label\nMKVL,a\nMKWL,b\n")
+        other = write(tmp_path / "p.csv", "sequence,label\nMKVL,a\nMKWL,b\nMKVI,a\nMKWI,b\n")
         assert import_user_dataset(other, "twice", overwrite=True).discipline == "protein"
         assert load_dataset("twice").discipline == "protein" and get_info("twice").discipline == "protein"
         with pytest.raises(DataError, match="builtin dataset; only your own"):
@@ -388,3 +388,278 @@ def test_damaged_saved_file_is_reported(dna_csv):
         assert err.value.path == path
     finally:
         remove_user_dataset("damaged")
+
+
+# --------------------------------------------------------------------------------------------
+# what looks wrong is said loudly (Dataset.warnings), and an empty test split is refused
+# --------------------------------------------------------------------------------------------
+
+def table(tmp_path, rows, name="t.csv", header="sequence,label") -> Path:
+    return write(tmp_path / name, header + "\n" + "".join(",".join(r) + "\n" for r in rows))
+
+
+def test_labels_differing_only_in_case_or_spaces_are_merged_with_a_warning_or_refused(tmp_path):
+    rows = [(s, "Nucleus") for s, _ in dna_rows(12)] + [(s, "cytoplasm") for s, _ in dna_rows(12)]
+    rows[3] = (rows[3][0], "nucleus")
+    rows[5] = (rows[5][0], "Nucleus ")
+    rows[20] = (rows[20][0], '" cytoplasm"')
+    path = table(tmp_path, rows)
+    ds = read_user_data(path)
+    assert ds.label_names == ["Nucleus", "cytoplasm"] and ds.class_counts() == {"Nucleus": 12, "cytoplasm": 12}
+    merged = [w for w in ds.warnings if "differ only in case or surrounding spaces" in w]
+    assert len(merged) == 1 and "'nucleus' (1)" in merged[0] and "'Nucleus ' (1)" in merged[0]
+    assert "' cytoplasm' (1)" in merged[0]
+    with pytest.raises(DataError, match="differ only in case or surrounding spaces") as err:
+        read_user_data(path, merge_labels=False)
+    assert err.value.line in (5, 7, 22)  # a row of a rarer spelling
+    # a number written two ways is one class, and nothing to warn about
+    nums = table(tmp_path, [(s, "1" if i % 2 else "0.0") for i, (s, _) in enumerate(dna_rows(20))], "n.csv")
+    ds = read_user_data(nums)
+    assert ds.label_names == ["0", "1"] and not [w for w in ds.warnings if "case" in w]
+
+
+UNIPROT = ">sp|P{i:05d}|PROT{i}_HUMAN Protein {i} OS=Homo sapiens OX=9606 GN=G{i} PE=1 SV={sv}\n{seq}\n"
+
+
+def test_fasta_labels_that_look_like_header_fields_are_said(tmp_path):
+    seqs = ["MKVLAAGIVALLLAAGCSS", "MSTNPKPQRKTKRNTNRRPQ", "MALWMRLLPLLALLALWGPD", "MKWVTFISLLFLFSSAYSRG"]
+    path = write(tmp_path / "uniprot.fasta", "".join(UNIPROT.format(i=i, sv=1 + i % 2, seq=seqs[i % 4])
+                                                       for i in range(20)))
+    ds = read_user_data(path)  # the last word of each header is SV=1 or SV=2
+    assert ds.label_names == ["SV=1", "SV=2"]
+    (w,) = [w for w in ds.warnings if "look like header fields" in w]
+    assert "20 of 20 labels" in w and "SV=1, SV=2" in w and "the last word of each header" in w
+    # one version everywhere: one "class", refused with the reason
+    write(path, "".join(UNIPROT.format(i=i, sv=1, seq=seqs[i % 4]) for i in range(20)))
+    with pytest.raises(DataError, match=r"only one class \(SV=1\).*look like header fields"):
+        read_user_data(path)
+    # a side CSV of id,label is the way out, and then nothing is said
+    labels = write(tmp_path / "labels.csv", "id,label\n" + "".join(f"sp|P{i:05d}|PROT{i}_HUMAN,{'ab'[i % 2]}\n"
+                                                                 for i in range(20)))
+    ds = read_user_data(path, labels=labels)
+    assert ds.label_names == ["a", "b"] and not [w for w in ds.warnings if "header" in w]
+
+
+def test_one_label_per_record_is_said_or_refused_when_nothing_is_left_to_test(tmp_path):
+    recs = [(f"sp|P{i}|PROT{i}_HUMAN split={'train' if i < 8 else 'test'}", "MKVLAAGIVALLW"[: 6 + i % 5])
+            for i in range(10)]
+    ds = read_user_data(fasta(tmp_path, recs))  # one word with '|': the text after the last '|'
+    (w,) = [w for w in ds.warnings if "has a label of its own" in w]
+    assert "every one of the 10 records" in w and "the text after the last '|'" in w
+    bare = fasta(tmp_path, [(f"sp|P{i}|PROT{i}_HUMAN", "MKVLAAGIVW") for i in range(10)], "bare.fasta")
+    with pytest.raises(DataError, match="has a label of its own.*so the test split would be empty") as err:
+        read_user_data(bare)
+    assert "split column" in err.value.hint
+
+
+def test_discipline_guessed_from_a_few_odd_letters_says_how_many_disagree(tmp_path, real_data_dir):
+    dna = [line.split(",") for line in (real_data_dir / "dna_gue_emp/H3/dev.csv").read_text().splitlines()[1:41]]
+    assert all(len(s) == 500 for s, _ in dna)
+    odd = [list(r) for r in dna]
+    odd[6][0] = odd[6][0][:100] + "EQ" + odd[6][0][102:]  # two letters that only proteins have
+    ds = read_user_data(table(tmp_path, odd))
+    assert ds.discipline == "protein"
+    (w,) = [w for w in ds.warnings if "discipline guessed" in w]
+    assert "decided by 1 of 40 sequences" in w and "E Q" in w and "line 8" in w and "the other 39 read as DNA" in w
+    with pytest.raises(DataError, match="invalid letter 'E' at position 101") as err:
+        read_user_data(table(tmp_path, odd), discipline="dna")  # what the warning says to do next
+    assert err.value.line == 8
+    # RNA is nucleotides, not protein (U is selenocysteine's letter too)
+    rna = [(s.replace("T", "U"), y) for s, y in dna]
+    ds = read_user_data(table(tmp_path, rna, "rna.csv"))
+    assert ds.discipline == "dna" and "U" in ds.alphabet and "T" not in ds.alphabet
+    assert not [w for w in ds.warnings if "discipline" in w]
+    # a few IUPAC ambiguity codes in DNA stay DNA, and that is said
+    iupac = [list(r) for r in dna]
+    iupac[2][0] = "R" + iupac[2][0][1:]
+    iupac[9][0] = iupac[9][0][:-1] + "Y"
+    ds = read_user_data(table(tmp_path, iupac, "iupac.csv"))
+    assert ds.discipline == "dna"
+    (w,) = [w for w in ds.warnings if "discipline guessed" in w]
+    assert "2 of 40 sequences hold IUPAC ambiguity codes (R Y" in w and "line 4" in w
+
+
+def test_small_classes_and_classes_missing_from_a_split_are_said(tmp_path):
+    rows = [(s, "a", "train" if i < 8 else "validation" if i < 10 else "test") for i, (s, _) in
+            enumerate(dna_rows(12))]
+    rows += [(s, "b", "train" if i < 8 else "validation" if i < 10 else "test") for i, (s, _) in
+             enumerate(dna_rows(12))]
+    rows += [(s, "rare", "train" if i < 2 else "validation") for i, (s, _) in enumerate(dna_rows(3))]
+    ds = read_user_data(table(tmp_path, rows, header="sequence,label,split"))
+    assert ds.sizes() == {"train": 18, "validation": 5, "test": 4}
+    (few,) = [w for w in ds.warnings if "fewer than 5 examples" in w]
+    assert few.startswith("1 of 3 classes") and "'rare' (3)" in few
+    (absent,) = [w for w in ds.warnings if "in the test split" in w]
+    assert "'rare'" in absent and "'a'" not in absent
+    assert not [w for w in ds.warnings if "in the validation split" in w]
+
+
+def test_an_empty_test_split_is_refused_at_import_with_what_to_do(tmp_path):
+    rows = [(s, y, "train" if i < 16 else "validation") for i, (s, y) in enumerate(dna_rows(20))]
+    path = table(tmp_path, rows, header="sequence,label,split")
+    before = sorted(user_datasets_dir().iterdir())
+    with pytest.raises(DataError, match="the test split would be empty: no example is marked test") as err:
+        import_user_dataset(path, "no-test")
+    assert "mark about a tenth of the rows `test`" in err.value.hint and err.value.path == path
+    assert sorted(user_datasets_dir().iterdir()) == before and "no-test" not in DATASETS
+    # too few examples for the automatic split to keep any for test
+    tiny = table(tmp_path, [("ACGT", "a"), ("ACGA", "b")], "tiny.csv")
+    with pytest.raises(DataError, match="the test split would be empty: the automatic split") as err:
+        read_user_data(tiny)
+    assert "at least 3 per class" in err.value.hint
+
+
+@pytest.fixture
+def odd_midi_folder(tmp_path):
+    """A MIDI folder with everything a zip from a Mac or a hurried copy holds."""
+    root = tmp_path / "by_composer"
+    for k in range(5):
+        write_midi(root / "waltz" / f"w{k}.mid", [60 + (i * 5 + k) % 12 for i in range(160)])
+        write_midi(root / "march" / f"m{k}.midi", [48 + (i * 7 + k) % 12 for i in range(140)])
+    write_midi(root / "polka" / "p0.mid", [70 + i % 5 for i in range(130)])
+    write_midi(root / "polka" / "p1.mid", [71 + i % 5 for i in range(130)])
+    (root / "march" / "broken.mid").write_bytes(random.Random(5).randbytes(300))
+    (root / "march" / "._m0.midi").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    for k in range(2):  # a class whose files all fail
+        (root / "tango" / f"t{k}.mid").parent.mkdir(parents=True, exist_ok=True)
+        (root / "tango" / f"t{k}.mid").write_bytes(b"MThd junk" + bytes([k]) * 40)
+    (root / "empty").mkdir()
+    (root / "notes").mkdir()
+    write(root / "notes" / "readme.txt", "not music")
+    write_midi(root / "loose.mid", [60] * 100)
+    (root / "__MACOSX" / "waltz").mkdir(parents=True)
+    (root / "__MACOSX" / "waltz" / "._w0.mid").write_bytes(b"\x00\x05\x16\x07")
+    return root
+
+
+def test_midi_folder_says_what_it_left_out_and_why(odd_midi_folder):
+    ds = read_user_data(odd_midi_folder, workers=1)
+    assert ds.label_names == ["march", "polka", "waltz"]  # __MACOSX, empty, notes and tango are no classes
+    text = "\n".join(ds.warnings)
+    assert "'empty' (empty)" in text and "'notes' (1 files, none .mid/.midi: readme.txt)" in text
+    (dead,) = [w for w in ds.warnings if w.startswith("class 'tango' was left out")]
+    assert "none of its 2 MIDI files could be read" in dead
+    assert dead.count("tango/t") == 2 and "Error" in dead  # each file with the parser's reason
+    (broken,) = [w for w in ds.warnings if "could not be read and were left out" in w]
+    assert broken.startswith("1 of 15 MIDI files") and "march/broken.mid (" in broken
+    assert any("outside any class folder" in w and "loose.mid" in w for w in ds.warnings)
+    (meta,) = [w for w in ds.warnings if w.startswith("ignored metadata")]
+    assert "__MACOSX/" in meta and "1 '._' file(s)" in meta
+    (few,) = [w for w in ds.warnings if "fewer than 5 pieces" in w]
+    assert "'polka' (2)" in few and "'march'" not in few
+    assert all(not r.group.startswith(("tango", "__MACOSX")) and "._" not in r.group for r in ds.records)
+
+
+def _zip(folder: Path, target: Path, prefix: str = "", extra: dict | None = None) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(target, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                zf.write(f, prefix + f.relative_to(folder).as_posix())
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return target
+
+
+def test_zip_of_a_midi_folder_reads_like_the_folder(odd_midi_folder, tmp_path):
+    folder = read_user_data(odd_midi_folder, workers=1)
+    # zipped on a Mac: the folder itself inside, and macOS metadata beside it
+    z = _zip(odd_midi_folder, tmp_path / "composers.zip", prefix="by_composer/",
+             extra={"__MACOSX/by_composer/._loose.mid": b"\x00\x05"})
+    ds = import_user_dataset(z, "zipped-midi", workers=1)
+    try:
+        assert ds.discipline == "music" and ds.voting and ds.label_names == folder.label_names
+        assert [(r.group, r.split, r.symbols) for r in ds.records] == \
+               [(r.group, r.split, r.symbols) for r in folder.records]
+        assert ds.source == str(z) and ds.notes[0].startswith("read from the zip file composers.zip")
+        assert ds.warnings[0] == "ignored metadata that is not music (left by macOS or an editor): __MACOSX"
+        assert any(w.startswith("class 'tango' was left out") for w in ds.warnings)
+        assert load_dataset("zipped-midi").warnings == ds.warnings  # saved with it
+    finally:
+        remove_user_dataset("zipped-midi")
+    junk = write(tmp_path / "junk.zip", "not a zip")
+    with pytest.raises(DataError, match="cannot be read as a zip file") as err:
+        read_user_data(junk)
+    assert err.value.path == junk
+    nothing = _zip(odd_midi_folder / "notes", tmp_path / "notes.zip")
+    with pytest.raises(DataError, match=r"the zip holds no .mid/.midi file \(1 other files\)"):
+        read_user_data(nothing)
+    with pytest.raises(ConfigError, match="leave the discipline and the task unset"):
+        read_user_data(z, discipline="dna")
+
+
+# --------------------------------------------------------------------------------------------
+# the researcher's real files, every route
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.realdata
+def test_real_files_every_route(real_data_dir, tmp_path):
+    h3 = (real_data_dir / "dna_gue_emp/H3/dev.csv").read_text().splitlines()
+    rows = [line.split(",") for line in h3[1:121]]
+    # 500-bp DNA, no split column: a seeded stratified 80/10/10 split
+    ds = read_user_data(table(tmp_path, rows, "h3-500.csv"))
+    assert (ds.discipline, ds.task, ds.label_names) == ("dna", "classification", ["0", "1"])
+    assert ds.sizes() == {"train": 96, "validation": 12, "test": 12} and max(r.length for r in ds.records) == 500
+    assert not ds.warnings
+    # 101 bp, with a split column under another name
+    split = ["train"] * 90 + ["validation"] * 15 + ["test"] * 15
+    short = write(tmp_path / "h3-101.tsv", "dna\ty\tpart\n" + "".join(f"{s[:101]}\t{y}\t{p}\n" for (s, y), p in
+                                                                   zip(rows, split)))
+    ds = read_user_data(short, sequence_column="dna", label_column="y", split_column="part")
+    assert ds.sizes() == {"train": 90, "validation": 15, "test": 15} and {r.length for r in ds.records} == {101}
+    # protein, FASTA with the label in the header; the same set as CSV; and as FASTA + side CSV
+    from Bio import SeqIO
+
+    recs = list(SeqIO.parse(real_data_dir / "protein_deeploc/deeploc_our_val_set.fasta", "fasta"))[::11][:150]
+    fa = tmp_path / "deeploc.fasta"
+    SeqIO.write(recs, fa, "fasta")
+    ds = read_user_data(fa)
+    assert ds.discipline == "protein" and "Nucleus-U" in ds.label_names
+    assert any("fewer than 5 examples" in w and "'Peroxisome-M' (1)" in w for w in ds.warnings)
+    assert any("truncated to their first 510" in n for n in ds.notes)
+    as_csv = write(tmp_path / "deeploc.csv", "id,primary,location\n" + "".join(
+        f"{r.id},{r.seq},{r.description.split()[1]}\n" for r in recs))
+    again = read_user_data(as_csv, label_column="location")
+    assert [(r.symbols, r.label, r.split) for r in again.records] == [(r.symbols, r.label, r.split) for r in ds.records]
+    bare = tmp_path / "bare.fasta"
+    bare.write_text("".join(f">{r.id}\n{r.seq}\n" for r in recs))
+    side = read_user_data(bare, labels=as_csv, label_column="location")
+    assert side.fingerprint() == ds.fingerprint()  # the same content and split, whichever route
+    # MIDI: two composers' real MAESTRO files, zipped with macOS metadata
+    index = (real_data_dir / "music_maestro/subset_index.csv").read_text().splitlines()
+    import csv as _csv
+
+    by = {}
+    for row in _csv.DictReader(index):
+        by.setdefault(row["canonical_composer"], []).append(row)
+    folder = tmp_path / "maestro"
+    for composer in ("Johann Sebastian Bach", "Joseph Haydn"):
+        for row in sorted(by[composer], key=lambda r: int(r["size"]))[:3]:
+            src = real_data_dir / "music_maestro" / row["midi_filename"]
+            dst = folder / composer.split()[-1].lower() / Path(row["midi_filename"]).name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(src.read_bytes())
+    z = _zip(folder, tmp_path / "maestro.zip", extra={"__MACOSX/bach/._x.midi": b"\x00"})
+    ds = read_user_data(z, workers=1)
+    assert ds.label_names == ["bach", "haydn"] and ds.voting
+    from disc_core.data.checks import class_table
+
+    assert class_table(ds) == [{"class": "bach", "train": 1, "validation": 1, "test": 1},
+                               {"class": "haydn", "train": 1, "validation": 1, "test": 1}]
+    assert any("fewer than 5 pieces" in w for w in ds.warnings)
+    assert any("__MACOSX" in w for w in ds.warnings)
+
+
+def test_fingerprint_follows_content_and_split_not_the_name(dna_csv, tmp_path):
+    a = read_user_data(dna_csv, name="one")
+    assert a.fingerprint() == read_user_data(dna_csv, name="two").fingerprint()  # the name is not content
+    assert a.fingerprint() != read_user_data(dna_csv, seed=7).fingerprint()  # another split
+    lines = dna_csv.read_text().splitlines()
+    flipped = write(tmp_path / "flipped.csv", "\n".join(lines[:1] + [lines[1].replace("A", "C", 1)] + lines[2:]))
+    assert read_user_data(flipped).fingerprint() != a.fingerprint()  # one letter of one sequence
+    ds = import_user_dataset(dna_csv, "fp-saved")
+    try:
+        assert load_dataset("fp-saved").fingerprint() == ds.fingerprint() == a.fingerprint()  # survives saving
+    finally:
+        remove_user_dataset("fp-saved")

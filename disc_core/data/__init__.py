@@ -10,7 +10,8 @@ Loader modules (each registers its datasets on import):
 - ``protein``  DeepLoc, TAPE stability / fluorescence, modlAMP peptide sets (built in)
 - ``music``    music21 composer corpus (built in), MAESTRO, MIDI folders; 128-pitch segments, voting
 - ``text``     the paper's eight GLUE tasks
-- ``user``     the user's own FASTA / CSV / TSV files and MIDI folders
+- ``user``     the user's own FASTA / CSV / TSV files and MIDI folders (or zips of them)
+- ``checks``   what looks wrong in the user's data (``Dataset.warnings``), and the empty test split refused
 - ``download`` fetching the paper's published files into the per-user cache, checksum checked
 - ``splits``   the seeded random splits the loaders share
 """

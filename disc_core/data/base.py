@@ -13,7 +13,9 @@ to :class:`DatasetInfo` entries; loaders register themselves with :func:`registe
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import math
 import os
 from collections import Counter
@@ -73,6 +75,8 @@ class Dataset:
     label_names : class names (index = label), ``None`` for regression.
     voting : True when validation/test predictions are per group (a piece), by voting over segments.
     notes : human-readable remarks shown with the dataset (truncations, skipped files, split choices).
+    warnings : what looks wrong with the user's data and was let through (merged labels, tiny classes, a
+        discipline guessed from a few letters); shown loudly wherever the dataset is imported or shown.
     """
 
     name: str
@@ -86,6 +90,7 @@ class Dataset:
     synthetic: bool = False
     voting: bool = False
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.task not in ("classification", "regression"):
@@ -145,7 +150,23 @@ class Dataset:
             "length_mean": round(sum(lengths) / max(len(lengths), 1), 1),
             "length_max": max(lengths, default=0), "source": self.source,
             "synthetic": self.synthetic, "voting": self.voting, "notes": list(self.notes),
+            "warnings": list(self.warnings),
         }
+
+    def fingerprint(self) -> str:
+        """A hash of the content and the split: every record (symbols or text, label, split, piece) in order,
+        the label names, discipline and task. Two loads of the same data give the same fingerprint; a
+        re-imported dataset with other records, labels or splits gives another, so a finished run of the old
+        data is not taken for a run of the new (the name is left out: it is not content).
+
+        Returns 16 hex digits of a sha256.
+        """
+        h = hashlib.sha256()
+        h.update(json.dumps([self.discipline, self.task, self.label_names, self.voting]).encode())
+        for r in self.records:
+            body = " ".join(r.symbols) if r.symbols is not None else [r.text, r.text_pair]
+            h.update(b"\n" + json.dumps([r.split, r.label, r.group, body], ensure_ascii=False).encode())
+        return h.hexdigest()[:16]
 
 
 def make_dataset(name: str, discipline: str, task: str, metric: str, records: list[Record],

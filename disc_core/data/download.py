@@ -196,7 +196,8 @@ NO_PUBLIC_COPY = {
                     "fluorescence_{train,valid,test}.json under <data dir>/protein_tape/fluorescence/ and set "
                     "DISC_DATA_DIR",
     "mnli": "no pinned copy; when online, `load_dataset('mnli')` reads the Hugging Face copy nyu-mll/glue, or put "
-            "GLUE's MNLI/train.tsv and dev_matched.tsv under <data dir>/glue/MNLI/",
+            "GLUE's MNLI/train.tsv, dev_matched.tsv and dev_mismatched.tsv (the paper averages the two dev sets) "
+            "under <data dir>/glue/MNLI/",
     "qqp": "no pinned copy; when online, `load_dataset('qqp')` reads the Hugging Face copy nyu-mll/glue, or put "
            "GLUE's QQP/train.tsv and dev.tsv under <data dir>/glue/QQP/",
     "qnli": "no pinned copy; when online, `load_dataset('qnli')` reads the Hugging Face copy nyu-mll/glue, or put "

@@ -42,7 +42,7 @@ from .splits import stratified_split
 __all__ = [
     "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MAX_WORKS_PER_COMPOSER", "MIDI_SUFFIXES", "segment_pitches",
     "score_to_pitches", "midi_to_pitches", "composer_works", "load_composers",
-    "load_maestro", "read_midi_folder",
+    "load_maestro", "read_midi_folder", "METADATA_FOLDERS",
 ]
 
 SEGMENT_LENGTH = 128
@@ -373,39 +373,93 @@ def load_maestro(progress: Progress = None, segment_length: int = SEGMENT_LENGTH
 # The user's MIDI folder
 # --------------------------------------------------------------------------------------------
 
+#: Folders that archivers and editors add next to the data (macOS zip metadata, notebooks); never classes.
+METADATA_FOLDERS = ("__MACOSX",)
+
+
+def _is_metadata(p: Path) -> bool:
+    """macOS zip metadata (``__MACOSX``, ``._name`` AppleDouble files) or a hidden file or folder."""
+    return p.name in METADATA_FOLDERS or p.name.startswith(".")
+
+
+def _reasons(failed: list[tuple[Path, str]], root: Path, limit: int = 10) -> str:
+    return "; ".join(f"{p.relative_to(root).as_posix()} ({why})" for p, why in failed[:limit]) + (
+        f"; and {len(failed) - limit} more" if len(failed) > limit else "")
+
+
 def read_midi_folder(path: str | Path, name: str = "midi-folder", seed: int = 42,
                      fractions: Sequence[float] = (0.8, 0.1, 0.1), segment_length: int = SEGMENT_LENGTH,
                      min_segment: int = MIN_SEGMENT, workers: int | None = None,
-                     progress: Progress = None, **kw) -> Dataset:
+                     progress: Progress = None, source: str | None = None, **kw) -> Dataset:
     """A folder of MIDI files, one sub-folder per class (``folder/<class>/*.mid|*.midi``, nested
     folders included), as a composer-style dataset.
 
-    Files are split by piece, per class (seeded). Unreadable files are skipped and counted in the notes;
-    :class:`DataError` (naming the folder) when none can be read or fewer than two classes remain.
+    Files are split by piece, per class (seeded). What is left out is said in ``Dataset.warnings``, by name:
+    unreadable files (with the parser's reason), a class folder that is empty or none of whose files can be
+    read, MIDI files outside class folders, metadata folders (``__MACOSX``) and ``._`` files, classes with
+    fewer than a handful of pieces or none in validation or test. :class:`DataError` (naming the folder) when
+    no file can be read, fewer than two classes remain, or the test split would be empty. ``source`` is what
+    the dataset says it came from (default: the folder's path).
     """
+    from .checks import require_test_split, split_warnings
+
     _reject_unknown(kw, "a MIDI folder")
     root = Path(path)
     if not root.is_dir():
         raise DataError("expected a folder of MIDI files (one sub-folder per class)", path=root,
                         hint="check the path")
+    warnings: list[str] = []
+    skipped = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir() if _is_metadata(p))
     classes: dict[str, list[Path]] = {}
-    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(f for f in sub.rglob("*") if f.is_file() and f.suffix.lower() in MIDI_SUFFIXES)
+    empty: list[str] = []
+    apple_double = 0
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not _is_metadata(p)):
+        found = [f for f in sub.rglob("*") if f.is_file() and not any(_is_metadata(q) for q in
+                                                                     f.relative_to(sub).parents if q.name)]
+        meta = [f for f in found if f.name.startswith(".")]
+        apple_double += sum(f.name.startswith("._") for f in meta)
+        files = sorted(f for f in found if f not in meta and f.suffix.lower() in MIDI_SUFFIXES)
         if files:
             classes[sub.name] = files
-    loose = [f for f in root.iterdir() if f.is_file() and f.suffix.lower() in MIDI_SUFFIXES]
+        else:
+            others = sorted(f.name for f in found if f not in meta)
+            empty.append(f"{sub.name!r} (" + (f"{len(others)} files, none .mid/.midi: {', '.join(others[:5])}"
+                                             f"{' ...' if len(others) > 5 else ''})" if others else "empty)"))
+    loose = sorted(f.name for f in root.iterdir() if f.is_file() and f.suffix.lower() in MIDI_SUFFIXES
+                   and not _is_metadata(f))
+    if empty:
+        warnings.append(f"{len(empty)} class folder(s) hold no MIDI file and were left out: {', '.join(empty)}")
+    if loose:
+        warnings.append(f"{len(loose)} MIDI file(s) lie directly in the folder, outside any class folder, and "
+                        f"were left out: {', '.join(loose[:10])}{' ...' if len(loose) > 10 else ''} -- move each "
+                        f"into the sub-folder of its class")
+    if skipped or apple_double:
+        what = [f"{', '.join(skipped)}"] if skipped else []
+        if apple_double:
+            what.append(f"{apple_double} '._' file(s)")
+        warnings.append(f"ignored metadata that is not music (left by macOS or an editor): {'; '.join(what)}")
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
         raise DataError(f"found {len(classes)} class sub-folder(s) with .mid/.midi files ({found}); "
-                        f"classification needs at least two", path=root,
+                        f"classification needs at least two" + (f"; {warnings[0]}" if empty else ""), path=root,
                         hint="make one sub-folder per class, each holding that class's MIDI files")
     all_paths = [f for fs in classes.values() for f in fs]
     parsed = _parse_files(all_paths, "midi", progress, workers)
     failed = [(p, parsed[p][1]) for p in all_paths if parsed[p][0] is None]
     if len(failed) == len(all_paths):
-        raise DataError(_failure_note(failed, len(all_paths)), path=root,
+        raise DataError(_failure_note(failed, len(all_paths)) + f" ({_reasons(failed, root, 3)})", path=root,
                         hint="check that these are Standard MIDI files (.mid/.midi)")
     usable = {c: [f for f in fs if parsed[f][0] is not None] for c, fs in classes.items()}
+    dead = [c for c, fs in usable.items() if not fs]
+    for c in dead:
+        bad = [(f, parsed[f][1]) for f in classes[c]]
+        warnings.append(f"class {c!r} was left out: none of its {len(bad)} MIDI files could be read: "
+                        f"{_reasons(bad, root)}")
+    in_dead = {p for c in dead for p in classes[c]}
+    rest = [(p, why) for p, why in failed if p not in in_dead]
+    if rest:
+        warnings.append(f"{len(rest)} of {len(all_paths)} MIDI files could not be read and were left out: "
+                        f"{_reasons(rest, root)}")
     usable = {c: fs for c, fs in usable.items() if fs}
     if len(usable) < 2:
         raise DataError(f"only class {', '.join(usable)} has readable MIDI files; classification needs "
@@ -424,8 +478,13 @@ def read_midi_folder(path: str | Path, name: str = "midi-folder", seed: int = 42
     if short:
         notes.append(f"{len(short)} pieces had fewer than {min_segment} pitches and were left out: "
                      f"{', '.join(short[:10])}")
-    return make_dataset(name, "music", "classification", "accuracy", records, source=str(root),
-                        label_names=label_names, path=root, voting=True, notes=notes)
+        warnings.append(f"{len(short)} piece(s) have fewer than {min_segment} notes and were left out: "
+                        f"{', '.join(short[:10])}{' ...' if len(short) > 10 else ''}")
+    ds = make_dataset(name, "music", "classification", "accuracy", records, source=source or str(root),
+                      label_names=label_names, path=root, voting=True, notes=notes)
+    ds.warnings = warnings + split_warnings(ds)
+    require_test_split(ds, root, splits_from_file=False)
+    return ds
 
 
 register(DatasetInfo(

@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 
-__all__ = ["METRICS", "compute_metrics", "vote", "higher_is_better"]
+__all__ = ["METRICS", "compute_metrics", "vote", "higher_is_better", "prediction_checks"]
 
 
 def _accuracy(y, p):
@@ -109,3 +109,30 @@ def compute_metrics(task: str, logits: np.ndarray, labels: np.ndarray, groups: l
         if t == task:
             out[name] = fn(labels, preds)
     return out
+
+
+def prediction_checks(task: str, logits: np.ndarray, labels: np.ndarray, train_labels: np.ndarray,
+                      groups: list | None = None) -> dict:
+    """What a test score rests on, for a classification run: the level of always predicting the training
+    set's most frequent class, and whether the model predicts a single class.
+
+    Parameters
+    ----------
+    logits : (N, C) test logits; labels : (N,) test labels; train_labels : (M,) training labels.
+    groups : (N,) piece of each segment when the test score votes per piece (then pieces are counted).
+
+    Returns ``{}`` for regression or an empty test set, else ``majority_class`` (index),
+    ``majority_accuracy`` (accuracy of always predicting it on the test set), ``predicted_classes`` (how many
+    classes the model predicts at all) and ``predicts_one_class``.
+    """
+    labels = np.asarray(labels)
+    if task != "classification" or len(labels) == 0 or len(train_labels) == 0:
+        return {}
+    logits = np.asarray(logits, dtype=float)
+    majority = int(np.bincount(np.asarray(train_labels, dtype=np.int64)).argmax())
+    preds = logits.argmax(axis=1)
+    if groups is not None and any(g is not None for g in groups):
+        labels, preds = vote(list(groups), logits, labels)
+    n_pred = int(len(np.unique(preds)))
+    return {"majority_class": majority, "majority_accuracy": float(np.mean(labels == majority)),
+            "predicted_classes": n_pred, "predicts_one_class": n_pred == 1}
