@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/monitoring:"),
     st.Page("pages/results.py", title="Results", icon=":material/table_chart:"),
     st.Page("pages/reproduction.py", title="Reproduction", icon=":material/science:"),
+    st.Page("pages/inspect.py", title="Inside the model", icon=":material/visibility:"),
 ]
 
 page = st.navigation(PAGES)

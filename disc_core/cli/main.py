@@ -122,7 +122,7 @@ def _load_command_modules() -> None:
     import importlib
 
     for mod in ("disc_core.cli.mapping", "disc_core.cli.data", "disc_core.cli.experiment", "disc_core.cli.runs",
-                "disc_core.cli.reproduce"):
+                "disc_core.cli.reproduce", "disc_core.cli.inspect"):
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as err:

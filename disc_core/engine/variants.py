@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from .config import VARIANTS
+from .config import BASELINES, VARIANTS
 from ..errors import ConfigError, ModelError
 from .models import load_config, resolve_model
 
@@ -40,6 +40,8 @@ def build_model(model_ref: str | None, variant: str, num_labels: int, task: str,
 
     if variant not in VARIANTS:
         raise ConfigError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if variant in BASELINES:
+        raise ConfigError(f"{variant!r} is a baseline without a BERT: run_experiment fits it (engine.baselines)")
     ref = resolve_model(model_ref)
     problem_type = "regression" if task == "regression" else "single_label_classification"
     n = 1 if task == "regression" else num_labels
