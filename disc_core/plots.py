@@ -28,7 +28,7 @@ __all__ = [
     "VARIANT_COLORS", "variant_color", "variant_order", "ema", "moving_average", "smooth", "SMOOTHERS", "RunSeries",
     "series_from_events", "loss_figure", "eval_figure", "results_bar", "pretraining_step",
     "pretraining_figure", "length_histogram", "class_balance", "symbol_frequency", "input_embeddings",
-    "pca_2d", "embedding_projection",
+    "pca_2d", "embedding_projection", "MAX_LABELS",
 ]
 
 #: One colour per variant, the same on every chart (the text-shift cells share their base's hue family).
@@ -144,10 +144,11 @@ def _x_title(x: str) -> str:
 
 
 def loss_figure(series: Sequence[RunSeries], smoothing: str = "ema", amount: float = 0.6, log_y: bool = False,
-                x: str = "step", title: str = "Training loss") -> go.Figure:
+                x: str = "step", title: str = "Training loss", empty_note: str | None = None) -> go.Figure:
     """Training loss of every run: the smoothed curve in the variant's colour, the raw one faint behind.
 
-    ``x`` is ``step`` or ``time`` (seconds since the run started).
+    ``x`` is ``step`` or ``time`` (seconds since the run started). ``empty_note`` is what an empty chart
+    says (where the runs stand: queued, starting).
     """
     fig = go.Figure()
     for s in series:
@@ -163,10 +164,29 @@ def loss_figure(series: Sequence[RunSeries], smoothing: str = "ema", amount: flo
                                  line=dict(color=color, width=2), name=s.name, legendgroup=s.name))
     fig.update_layout(title=title, xaxis_title=_x_title(x), yaxis_title="loss", **_LAYOUT)
     if log_y:
-        fig.update_yaxes(type="log")
+        # a narrow log range gets plotly's in-decade ticks, labelled with too few digits to tell apart
+        fig.update_yaxes(type="log", tickformat=".3~g", nticks=6)
+    _distinct_ticks(fig, [v for s in series for v in (s.elapsed if x == "time" else s.steps)], x)
     if not fig.data:
-        _empty_note(fig, "no steps yet: the runs are starting (loading the model and the data)")
+        _empty_note(fig, empty_note or "no steps yet: the runs are starting (loading the model and the data)")
     return fig
+
+
+#: Metrics that live in [0, 1] (their axes never go past 1) and in [-1, 1]
+_UNIT_METRICS = ("accuracy", "f1")
+_SIGNED_METRICS = ("mcc", "spearman", "pearson")
+
+
+def _distinct_ticks(fig: go.Figure, xs: Sequence[float], x: str = "step") -> None:
+    """Whole-number step ticks, never two with the same label: below ~10 steps plotly puts ticks at halves,
+    which an integer format prints twice."""
+    if x != "step" or not xs:
+        return
+    span = max(xs) - min(0, min(xs))
+    if span <= 10:
+        fig.update_xaxes(tick0=0, dtick=1, tickformat="d")
+    else:
+        fig.update_xaxes(tickformat="d")
 
 
 def eval_figure(series: Sequence[RunSeries], metric: str, x: str = "step",
@@ -180,6 +200,15 @@ def eval_figure(series: Sequence[RunSeries], metric: str, x: str = "step",
         fig.add_trace(go.Scatter(x=elapsed if x == "time" else steps, y=vals, mode="lines+markers", name=s.name,
                                  line=dict(color=variant_color(s.label), width=2)))
     fig.update_layout(title=title or f"Validation {metric}", xaxis_title=_x_title(x), yaxis_title=metric, **_LAYOUT)
+    if metric in _UNIT_METRICS or metric in _SIGNED_METRICS:
+        # a score of 1.0 must not stretch the axis past what the metric can reach; markers on the edge stay
+        # whole
+        vals = [v for s in series for v in s.evals.get(metric, ([], [], []))[2]]
+        lo = -1.0 if metric in _SIGNED_METRICS and vals and min(vals) < 0 else 0.0
+        fig.update_yaxes(range=[lo, 1.0])
+        fig.update_traces(cliponaxis=False)
+    _distinct_ticks(fig, [v for s in series if metric in s.evals
+                          for v in (s.evals[metric][1] if x == "time" else s.evals[metric][0])], x)
     if not fig.data:
         _empty_note(fig, "no validation yet: the first evaluation comes after a tenth of the steps")
     return fig
@@ -196,9 +225,10 @@ def _empty_note(fig: go.Figure, text: str) -> None:
 # Results
 # --------------------------------------------------------------------------------------------
 
-def results_bar(table, title: str | None = None) -> go.Figure:
+def results_bar(table, title: str | None = None, chance: float | None = None) -> go.Figure:
     """Bars of ``mean`` with ``std`` error bars per ``variant`` (a :func:`disc_core.study.compare.summarize`
-    table of one dataset); the paper's number, where known, as a black diamond."""
+    table of one dataset); the paper's number, where known, as a black diamond; ``chance`` (the score of
+    learning nothing: the majority class, or 0) as a dotted line."""
     fig = go.Figure()
     labels = list(table["variant"])
     fig.add_trace(go.Bar(x=labels, y=list(table["mean"]), name="this reproduction",
@@ -213,6 +243,13 @@ def results_bar(table, title: str | None = None) -> go.Figure:
     metric = table["metric"].iloc[0] if len(table) else "score"
     fig.update_layout(title=title or f"Test {metric} by variant (mean ± std over seeds)", yaxis_title=metric,
                       **_LAYOUT)
+    if chance is not None and _is_number(chance) and chance > 0:
+        # across the whole chart, named in the legend (a label on the line would sit on the bars' n= labels)
+        fig.add_hline(y=chance, line_dash="dot", line_color="#555")
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="chance (majority class)",
+                                 line=dict(dash="dot", color="#555")))
+    if metric in _UNIT_METRICS:
+        fig.update_yaxes(range=[0, 1.05])  # room for the n= labels above a bar at 1.0
     return fig
 
 
@@ -356,12 +393,18 @@ def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return proj, np.pad(ratio, (0, 2 - len(ratio)))
 
 
+#: Up to this many mapped tokens are labelled on the embedding chart; more crowd each other (hover instead)
+MAX_LABELS = 12
+
+
 def embedding_projection(emb: np.ndarray, ids: Sequence[int], names: Sequence[str], tokens: Sequence[str],
-                         background: int = 1500, seed: int = 0) -> go.Figure:
+                         background: int = 1500, seed: int = 0, labelled: Sequence[str] | None = None) -> go.Figure:
     """The chosen token rows of ``emb`` (V, H) in 2-D, over a faint sample of ``background`` other rows.
 
     The PCA is fitted on the background sample plus the chosen rows, so the chosen tokens are seen
-    against the spread of the whole vocabulary.
+    against the spread of the whole vocabulary. Every point names its symbol and token on hover; text
+    labels go on the symbols in ``labelled`` (default: all of them when there are at most
+    :data:`MAX_LABELS`, else none), so that crowded points stay readable.
     """
     ids = [int(i) for i in ids]
     rng = np.random.default_rng(seed)
@@ -374,9 +417,18 @@ def embedding_projection(emb: np.ndarray, ids: Sequence[int], names: Sequence[st
         fig.add_trace(go.Scatter(x=proj[:len(bg), 0], y=proj[:len(bg), 1], mode="markers", name="other tokens",
                                  marker=dict(color="rgba(150,150,150,0.25)", size=4), hoverinfo="skip"))
     chosen = proj[len(bg):]
+    shown = set(map(str, names)) if labelled is None and len(names) <= MAX_LABELS else set(map(str, labelled or ()))
+    text = [f"{n} → {t}" for n, t in zip(names, tokens)]
+    # labels of points close together go to alternating sides, so that neighbours do not print over each other
+    sides = ("top right", "bottom left", "top left", "bottom right", "middle right", "middle left")
+    order = np.argsort(chosen[:, 0], kind="stable") if len(chosen) else np.array([], int)
+    position = [""] * len(chosen)
+    for rank, k in enumerate(order):
+        position[int(k)] = sides[rank % len(sides)]
     fig.add_trace(go.Scatter(x=chosen[:, 0], y=chosen[:, 1], mode="markers+text", name="mapped tokens",
-                             text=[f"{n} → {t}" for n, t in zip(names, tokens)], textposition="top center",
-                             marker=dict(color="#d62728", size=9)))
+                             text=[t if str(n) in shown else "" for n, t in zip(names, text)],
+                             hovertext=text, hoverinfo="text", textposition=position or "top center",
+                             textfont=dict(size=12, color="#7f1d1d"), marker=dict(color="#d62728", size=9)))
     fig.update_layout(title="Pretrained input embeddings of the mapped tokens (PCA)",
                       xaxis_title=f"PC1 ({ratio[0]:.1%} of variance)", yaxis_title=f"PC2 ({ratio[1]:.1%})",
                       **_LAYOUT)

@@ -1,10 +1,11 @@
 """Token mapping: how symbols (or shifted text ids) reach BERT, shown on a sample of the chosen dataset."""
 
+import pandas as pd
 import streamlit as st
 
 from disc_core import plots
 from disc_core.engine.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
-from ui.common import (chips, dataset_picker, get_dataset, get_tokenizer, model_picker, require_app,
+from ui.common import (chip_colors, chips, dataset_picker, get_dataset, get_tokenizer, model_picker, require_app,
                        show_error)
 
 require_app()
@@ -51,31 +52,42 @@ except Exception as err:
     st.stop()
 
 st.info(p.basis, icon=":material/info:")
-left, right = st.columns([2, 3])
+left, right = st.columns([1, 1] if p.kind != "symbols" else [2, 3])  # text: two token columns to show whole
 with left:
     st.subheader("The table")
-    st.dataframe(p.table, hide_index=True, key="mapping-tableview")
+    # whole tokens (no cut-off column) and no raw missing values: a token with no frequency rank (an [unused]
+    # row, a special token) says so
+    shown = p.table.copy()
+    if "frequency_rank" in shown:
+        shown["frequency_rank"] = ["not ranked" if pd.isna(r) else str(int(r)) for r in shown["frequency_rank"]]
+    shown = shown.astype(object).where(shown.notna(), "–")
+    widths = {c: st.column_config.Column(c, width="medium" if c.endswith("token") else "small") for c in shown.columns
+              } if p.kind != "symbols" else None  # text: the shifted tokens' column must not fall off the edge
+    st.dataframe(shown, hide_index=True, key="mapping-tableview", column_config=widths, width="stretch")
 with right:
     st.subheader("A sample, both alphabets")
     st.number_input("sample seed", 0, 10_000, key="mapping-sample")
+    # one colour per symbol of the whole alphabet, no two alike: a symbol and its token share it in every sample
+    alphabet_colors = chip_colors(p.table["symbol"]) if p.kind == "symbols" else None
     for s in p.samples:
         st.caption(f"label: {s['label']}")
         if p.kind == "symbols":
             st.markdown("symbols")
-            chips(s["symbols"], limit=60)
-            st.markdown("BERT tokens")
-            chips(s["tokens"], keys=s["symbols"], limit=60)
+            chips(s["symbols"], limit=60, colors=alphabet_colors)
+            st.markdown("BERT tokens (coloured by their symbol)")
+            chips(s["tokens"], keys=s["symbols"], limit=60, colors=alphabet_colors)
         else:
             a, b = st.columns(2)
-            keys = [str(i) for i in s["original_ids"]]  # a position keeps its colour on both sides
+            keys = [str(i) for i in s["original_ids"]]  # a word keeps its colour on both sides
+            colors = chip_colors(keys[:60])
             with a:
                 st.markdown("**original sentence**")
                 st.text(s["text"])
-                chips(s["original_tokens"], keys=keys, limit=60)
+                chips(s["original_tokens"], keys=keys, limit=60, colors=colors)
             with b:
                 st.markdown("**shifted ids, decoded by BERT**")
                 st.text(s["shifted_text"])
-                chips(s["shifted_tokens"], keys=keys, limit=60)
+                chips(s["shifted_tokens"], keys=keys, limit=60, colors=colors)
         st.divider()
 
 if not ds.is_text and st.toggle("Where the chosen tokens sit in the pretrained embedding space", key="mapping-emb"):
@@ -85,10 +97,15 @@ if not ds.is_text and st.toggle("Where the chosen tokens sit in the pretrained e
     def _emb(path: str):
         return plots.input_embeddings(path)
 
+    symbols = [str(x) for x in p.table["symbol"]]
+    labelled = None
+    if len(symbols) > plots.MAX_LABELS:  # crowded: hover names every point, labels only for the chosen symbols
+        labelled = st.multiselect("Label these symbols on the chart", symbols, default=symbols[:5],
+                                  key="mapping-emb-labels", help="every point names its symbol and token on hover")
     try:
         emb = _emb(resolve_model(ref).path)
-        fig = plots.embedding_projection(emb, p.table["token_id"].tolist(), p.table["symbol"].tolist(),
-                                         p.table["token"].tolist())
+        fig = plots.embedding_projection(emb, p.table["token_id"].tolist(), symbols, p.table["token"].tolist(),
+                                         labelled=labelled)
         st.plotly_chart(fig, key="mapping-embfig")
     except Exception as err:
         show_error(err)

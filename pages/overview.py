@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from disc_core.study.demo import DEMO_DATASET, DEMO_NOTE, DEMO_VARIANTS, demo_configs
-from ui.common import PAGES, remember, require_app, run_store, show_error
+from disc_core.study.demo import DEMOS, available_demos, current_demo, demo_estimate
+from ui.common import PAGES, remember, require_app, show_error
 
 require_app()
 
@@ -24,29 +24,58 @@ and the network is trained exactly as for a text task. What they found:
 )
 
 st.subheader("See it for yourself")
-st.markdown(f"Fine-tune **{', '.join(DEMO_VARIANTS)}** on the built-in `{DEMO_DATASET}` data "
-            "(offline, a few minutes on a laptop CPU), and watch the loss curves side by side.")
-st.caption(DEMO_NOTE)
-if st.button("Start the demo comparison", key="overview-demo", type="primary", icon=":material/play_arrow:"):
-    try:
-        from disc_core.runs.runner import launch_group
+st.markdown("One click trains the variants side by side on this machine; watch the loss curves live. **The whole "
+            "room shares one demo**: pressing the button while a demo runs (or finished in the last half hour) "
+            "opens that one instead of queueing another.")
 
-        configs = demo_configs()
+
+def _start(name: str, fresh: bool) -> None:
+    from disc_core.study.demo import start_demo
+
+    try:
         with st.spinner("Queueing the runs ..."):
-            launch_group(configs)
+            launched = start_demo(name, fresh=fresh)
     except Exception as err:  # a broken install or an unwritable run folder: say what, not a traceback
         show_error(err)
-    else:
-        remember("group", configs[0].group)
-        st.switch_page(PAGES["runs"], query_params={"group": configs[0].group})
+        return
+    st.session_state["runs-flash"] = (
+        f"You started the demo **{launched.group}**." if launched.created else
+        f"A demo with these settings was already running or had just finished, so you joined it "
+        f"(**{launched.group}**) instead of queueing another. *Start a fresh one* on the Overview page queues a new one.")
+    remember("group", launched.group)
+    st.switch_page(PAGES["runs"], query_params={"group": launched.group})
 
-try:
-    demos = [g for g in run_store().groups() if str(g).startswith("demo-")]
-except Exception:
-    demos = []
-if demos:  # groups() lists the newest first
-    st.page_link(PAGES["runs"], label=f"Watch the latest demo ({demos[0]})", icon=":material/monitoring:",
-                 query_params={"group": demos[0]})
+
+available = available_demos()
+for name, demo in DEMOS.items():
+    if name not in available:
+        st.caption(f"**Second demo, {demo.title}**: needs the STS-B data ({demo.available()[1]}). Download it on "
+                   "the Datasets page (*The paper's*, `stsb`) and it appears here.")
+        continue
+    with st.container(border=True):
+        st.markdown(f"**{demo.title[0].upper() + demo.title[1:]}.** {demo.what}")
+        try:
+            est = demo_estimate(name)
+            running = current_demo(name)
+        except Exception as err:
+            show_error(err)
+            continue
+        st.markdown(f"**How long here:** {est.describe()}")
+        st.caption(f"Speed: {est.speed.describe()}. {demo.note} {demo.measured}")
+        if running:
+            st.info(f"A demo with these settings is on now (**{running}**): the button opens it.",
+                    icon=":material/groups:")
+        a, b, c = st.columns([2, 2, 3])
+        label = "Start the demo comparison" if name == "splice" else "Start the scrambled-text demo"
+        if a.button(label, key="overview-demo" if name == "splice" else f"overview-demo-{name}", type="primary",
+                    icon=":material/play_arrow:"):
+            _start(name, fresh=False)
+        if running and b.button("Start a fresh one", key=f"overview-demo-fresh-{name}", icon=":material/add:",
+                                help="queue a new demo of these settings even though one is on (it waits behind it)"):
+            _start(name, fresh=True)
+        if running:
+            c.page_link(PAGES["runs"], label=f"Watch {running}", icon=":material/monitoring:",
+                        query_params={"group": running})
 
 st.subheader("Do it on your own data")
 steps = [("datasets", "1. Pick a dataset, or upload your own"),

@@ -45,11 +45,30 @@ except Exception as err:
 if not tables:
     st.info(f"`{root}` holds no finished cells yet; they appear here as runs finish.")
     st.stop()
+st.caption("Ours: mean ± std over seeds of the paper's metric, 0-1. The paper's column: Kao & Lee's number for the "
+           "same task, setting (full data; the 1% study: 'shift 1000 1% data') and the test split, ÷100 to our "
+           "scale, with the number as printed in parentheses (`assets/paper_results.json`). *not reported*: the "
+           "paper prints no number for that cell (unused: only a sentence); *not in the paper*: a dataset it does "
+           "not use.")
+st.markdown("**Significance rule.** Each of the paper's orderings (`pretrained > rand` ...) is checked on the "
+            "score differences paired by seed: their mean, a 95% t interval and a one-sided paired t-test. *holds*: "
+            "the whole 95% interval lies above 0 (one-sided p < 0.025); *not significant*: the right direction, but "
+            "the interval contains 0 (with 2-3 seeds this mostly means too few seeds); *reversed*: the wrong "
+            "direction (*significant* when the interval lies below 0); *no difference*: identical scores; the same "
+            "difference on every seed has no spread to test and is reported as such, untested; fewer than two "
+            "paired seeds: *n/a*.")
+sections = [(study, STUDIES.get(study, (study, ""))) for study in tables if study != "pretrain-steps"]
+contents = [f"- [{title} (the paper's {where})](#study-{study})" if where else f"- [{title}](#study-{study})"
+            for study, (title, where) in sections]
+if tables.get("pretrain-steps", {}).get("results"):
+    contents.append("- [Score against pre-training steps (the paper's Figure 3)](#study-pretrain-steps)")
+with st.container(border=True):
+    st.markdown("**Contents**\n\n" + "\n".join(contents))
 for study, t in tables.items():
     if study == "pretrain-steps":
         continue
     title, where = STUDIES.get(study, (study, ""))
-    st.subheader(f"{title} (the paper's {where})" if where else title)
+    st.subheader(f"{title} (the paper's {where})" if where else title, anchor=f"study-{study}")
     st.markdown(to_markdown(t["summary"]))
     if len(t.get("orderings", [])):
         st.markdown("Ordering checks (paired by seed: mean difference, 95% interval, one-sided p, verdict)")
@@ -58,7 +77,7 @@ steps = tables.get("pretrain-steps", {}).get("results")
 if steps:
     pts = [{**r, "model": f"step_{r['pretrain_step']}"} for r in steps]
     fig = plots.pretraining_figure(pts)
-    st.subheader("Score against pre-training steps (the paper's Figure 3)")
+    st.subheader("Score against pre-training steps (the paper's Figure 3)", anchor="study-pretrain-steps")
     st.dataframe(tables["pretrain-steps"]["summary"], hide_index=True, width="stretch")
     if fig is not None:
         st.plotly_chart(fig, width="stretch")

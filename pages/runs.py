@@ -1,13 +1,15 @@
-"""Runs: live loss and validation curves of a run group, status, progress, ETA and cancel per run."""
+"""Runs: live loss and validation curves of a run group, its progress and ETA, each run's place in the queue,
+cancel per run or per group, and a panel of everything running and queued on this machine."""
 
 from pathlib import Path
 
 import streamlit as st
 
 from disc_core import plots
+from disc_core.runs.queue import group_progress, queue_view
 from disc_core.runs.store import ACTIVE, effective_events
-from ui.common import (PAGES, dataset_infos, fmt_duration, remembered, require_app, run_store, shared_selectbox,
-                       show_error)
+from ui.common import (PAGES, dataset_infos, fmt_duration, queue_panel, remembered, require_app, run_store,
+                       shared_selectbox, show_error)
 
 require_app()
 
@@ -29,11 +31,18 @@ wanted = remembered("group")
 if wanted and wanted not in groups:
     st.warning(f"There is no run group {wanted!r} in this run store; showing the latest instead.")
 group = shared_selectbox("Run group", groups, "group", key="runs-group")
+flash = st.session_state.pop("runs-flash", None)  # what the demo button did: started or joined
+if flash:
+    st.info(flash, icon=":material/groups:")
 
 c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 1, 1])
-smoothing = c1.radio("Smoothing", plots.SMOOTHERS, key="runs-smoothing", horizontal=True)
+smoothing = c1.radio("Smoothing", plots.SMOOTHERS, key="runs-smoothing", horizontal=True,
+                     help="ema: exponential moving average, each point a weighted mean of all earlier ones (the "
+                          "weight says how much the past counts); moving average: the mean of the last steps. "
+                          "The raw loss stays faint behind.")
 if smoothing == "ema":
-    amount = c2.slider("EMA weight", 0.0, 0.99, 0.6, key="runs-ema")
+    amount = c2.slider("EMA weight", 0.0, 0.99, 0.6, key="runs-ema",
+                       help="0: no smoothing; 0.9: the curve follows the loss slowly")
 elif smoothing == "moving average":
     amount = c2.slider("window (steps)", 2, 100, 10, key="runs-window")
 else:
@@ -43,12 +52,20 @@ x = c4.radio("x", ("step", "time"), key="runs-x")
 live = c5.toggle("live", value=True, key="runs-live", help=f"refresh every {REFRESH_S:g} s while runs go on")
 
 
-def _status_line(r) -> str:
+def _status_line(r, entry) -> str:
     prog = f"{r.step or 0}/{r.total_steps}" if r.total_steps else f"{r.step or 0}"
+    if r.status == "queued" and entry is not None:  # where it stands: runs ahead, when it should start
+        return f"**{r.label}** seed {r.seed} — {entry.describe()}"
     loss = f" · loss {r.last_loss:.4f}" if r.last_loss is not None else ""
     eta = f" · ETA {fmt_duration(r.eta_s)}" if r.status == "running" and r.eta_s is not None else ""
+    if r.status == "running" and not r.step:
+        eta = " · starting (loading the model and the data)"
     score = (f" · test {r.results['metric']} {r.results['score']:.4f}"
              if r.status == "finished" and r.results else "")
+    if r.status == "finished" and r.results and r.results.get("predicts_one_class"):
+        level = r.results.get("majority_accuracy")
+        score += (" · **predicts one class only**: it learned nothing that tells the classes apart"
+                  + (f" (always predicting the majority class scores {level:.4f})" if isinstance(level, float) else ""))
     note = f" · _{r.note}_" if r.note else ""
     return f"**{r.label}** seed {r.seed} — {r.status} · step {prog}{loss}{eta}{score}{note}"
 
@@ -61,21 +78,38 @@ def events(run_id: str) -> list[dict]:
 
 
 def draw(group: str) -> None:
-    runs = sorted(store.list(group=group), key=lambda r: (plots.variant_order(r.label), r.seed))
+    every = store.list()
+    view = queue_view(runs=every)
+    queue_panel(view, key="runs-queue", current_group=group)
+    runs = sorted((r for r in every if r.group == group), key=lambda r: (plots.variant_order(r.label), r.seed))
     series = [plots.series_from_events(f"{r.label} s{r.seed}", r.label, events(r.id)) for r in runs]
+    waiting = [view.of(r.id) for r in runs if r.status == "queued"]
+    if runs and len(waiting) == len(runs) and waiting[0] is not None:
+        empty = f"nothing trained yet: this group is {waiting[0].describe()}"
+    elif runs and not any(r.active for r in runs):
+        ended = ", ".join(dict.fromkeys(r.status for r in runs))
+        empty = f"no steps: the runs ended ({ended}) before their first logged step"
+    else:
+        empty = "no steps yet: the runs are starting (loading the model and the data)"
     left, right = st.columns([3, 2])
-    left.plotly_chart(plots.loss_figure(series, smoothing, amount, log_y, x), key="runs-loss")
+    left.plotly_chart(plots.loss_figure(series, smoothing, amount, log_y, x, empty_note=empty), key="runs-loss")
     info = dataset_infos().get(runs[0].dataset) if runs else None  # its paper metric comes first
     metrics = list(dict.fromkeys(([info.metric] if info else []) + sorted(m for s in series for m in s.evals
                                                                           if m != "n") + ["loss"]))
     metric = right.selectbox("validation metric", metrics, key="runs-metric")
     right.plotly_chart(plots.eval_figure(series, metric, x), key="runs-eval")
-    done, total = sum(r.step or 0 for r in runs), sum(r.total_steps or 0 for r in runs)
-    counts = ", ".join(f"{sum(r.status == s for r in runs)} {s}" for s in dict.fromkeys(r.status for r in runs))
-    st.progress(min(done / total, 1.0) if total else 0.0, text=f"{len(runs)} runs: {counts} · {done}/{total} steps")
+    prog = group_progress(runs, view, every)
+    a, b = st.columns([3, 1], vertical_alignment="bottom")
+    a.progress(prog.fraction, text=f"Group {group}: {prog.describe()}")
+    if prog.active and b.button("Cancel the whole group", key="runs-cancel-group", icon=":material/cancel:",
+                                help="stop every queued and running run of this group"):
+        from disc_core.runs.runner import cancel_group
+
+        cancel_group(group)
+        st.rerun()
     for r in runs:
-        a, b = st.columns([5, 1])
-        a.markdown(_status_line(r))
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        a.markdown(_status_line(r, view.of(r.id)))
         if r.total_steps:
             a.progress(min((r.step or 0) / r.total_steps, 1.0))
         if r.status in ACTIVE and b.button("Cancel", key=f"runs-cancel-{r.id}", icon=":material/stop_circle:"):

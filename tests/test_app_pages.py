@@ -48,6 +48,32 @@ def _values(v) -> list:
     return list(v)
 
 
+class _NoWorkers:
+    """An executor that starts no worker (and records what it was asked to start)."""
+
+    def __init__(self):
+        self.submitted: list[str] = []
+
+    def submit(self, store, run_id, resume=False):
+        self.submitted.append(run_id)
+
+    def cancel(self, store, info):
+        pass
+
+    def alive(self, info):
+        return None
+
+
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Launches queue runs in the store but start no worker process (no MiniLM trains in these tests)."""
+    from disc_core.runs import runner
+
+    rec = _NoWorkers()
+    monkeypatch.setattr(runner, "_executor", rec)
+    return rec
+
+
 def _texts(at: AppTest) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "title")
              for e in getattr(at, kind)]
@@ -58,30 +84,25 @@ def _texts(at: AppTest) -> str:
 # Pages
 # --------------------------------------------------------------------------------------------
 
-def test_overview_explains_and_demo_button_queues_runs_and_opens_them(monkeypatch):
-    import disc_core.runs.runner as runner
-
-    queued = []
-
-    def fake_launch_group(configs):  # record instead of training three MiniLMs
-        from disc_core.runs.store import RunStore
-
-        queued.extend(configs)
-        return [RunStore().create(c) for c in configs]
-
-    monkeypatch.setattr(runner, "launch_group", fake_launch_group)
+def test_overview_explains_and_demo_button_queues_runs_and_opens_them(no_workers):
     at = _app()
     assert "Pretrained beats scratch" in _texts(at)
     at.button(key="overview-demo").click().run()
     assert not at.exception, at.exception
-    assert [c.variant for c in queued] == ["pretrained", "rand", "re-emb"]
-    assert all(c.dataset == "splice-synthetic" and c.max_steps for c in queued)
-    group = queued[0].group
+    from disc_core.runs.store import RunStore
+
+    group = at.session_state["_shared_group"]
+    queued = RunStore().list(group=group)
+    assert sorted(r.label for r in queued) == ["pretrained", "rand", "re-emb"]
+    assert all(r.dataset == "splice-synthetic" and r.config["max_steps"] for r in queued)
+    assert no_workers.submitted and set(no_workers.submitted) == {r.id for r in queued}
     # the button took us to the Runs page, on the demo's group, which lists its three queued runs
     assert at.query_params.get("group") in (group, [group])
     assert at.selectbox(key="runs-group").value == group
     lines = [m.value for m in at.markdown if "seed 1" in m.value]
     assert len(lines) == 3 and all("queued" in line for line in lines)
+    for r in queued:  # no worker serves them: leave nothing queued for the other tests
+        RunStore().finish(r.id, "cancelled")
 
 
 def test_datasets_page_shows_a_builtin_dataset():
@@ -285,7 +306,11 @@ def test_results_page_table_paper_numbers_exports_and_figure3():
     table = at.table[0].value
     assert list(table.index) == ["pretrained", "rand"] and list(table["runs"]) == [2, 2]
     assert table.loc["rand", "mean ± std"] == "0.5050 ± 0.0071"
-    assert "paper (Table 2)" in table.columns
+    # the paper's Table 2 beside ours, on our 0-1 scale with the number as printed
+    assert table.loc["pretrained", "paper ÷100 (as printed)"] == "0.975 (97.5)"
+    assert table.loc["rand", "paper ÷100 (as printed)"] == "0.95 (95)" and table.loc["rand", "paper's table"] == "Table 2"
+    paper = at.table[1].value  # every number the paper prints for Splice, as printed
+    assert paper.loc["specific", "test (Table 2)"] == "94.1" and paper.loc["rand", "validation (Appendix Table 2)"] == "96.2"
     assert [b.label for b in at.get("download_button")] == ["CSV", "JSON", "Markdown"]
     assert "pretrained > rand" in _texts(at)  # the paired test across seeds
     fig3 = _figure(at, -1)
@@ -411,6 +436,7 @@ def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_pat
     assert at.radio(key="repro-source").value == "Published report"
     text = _texts(at)
     assert "docs/REPRODUCTION.json" in text and "| splice | pretrained | accuracy |" in text
+    assert "| 0.975 (97.5) | Table 2 |" in text  # the paper's number beside ours, ÷100 and as printed
     at.radio(key="repro-source").set_value("My run folders").run()
     at.text_input(key="repro-root").set_value(str(tmp_path / "none")).run()
     assert not at.exception
@@ -426,3 +452,232 @@ def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_pat
     assert "| splice-synthetic | pretrained | accuracy |" in text and "| splice-synthetic | rand | accuracy |" in text
     orderings = at.dataframe[0].value
     assert "pretrained > rand" in set(orderings["paper's claim"])
+
+
+# --------------------------------------------------------------------------------------------
+# The classroom (issue 11): one shared demo, the visible queue, launch with eyes open, honest results
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def own_store(monkeypatch, tmp_path):
+    """A run store of this test's own (the session's store holds the other tests' runs)."""
+    from disc_core.runs.store import RunStore
+
+    monkeypatch.setenv("DISC_RUNS_DIR", str(tmp_path / "runs"))
+    return RunStore()
+
+
+def _infos(at: AppTest) -> str:
+    return " ".join(i.value for i in at.info)
+
+
+def test_two_sessions_pressing_the_demo_share_one_demo_and_a_fresh_one_is_explicit(own_store, no_workers):
+    first, second = _app(), _app()
+    assert "How long here:** 3 runs × 60 steps = 180 steps" in _texts(first)  # the demo's time on this machine
+    assert "all-MiniLM-L6-v2: no run of it has finished on this machine yet, so a default" in _texts(first)
+    first.button(key="overview-demo").click().run()
+    second.button(key="overview-demo").click().run()  # a second tab, a moment later
+    assert not first.exception and not second.exception
+    group = first.selectbox(key="runs-group").value
+    assert second.selectbox(key="runs-group").value == group and own_store.groups() == [group]
+    assert len(no_workers.submitted) == 3  # one demo's workers, not two
+    assert "You started the demo" in _infos(first) and "you joined it" in _infos(second)
+    third = _app()  # the Overview now says a demo is on; a new one only when asked for
+    assert f"A demo with these settings is on now ({group})" in _infos(third).replace("**", "")
+    third.button(key="overview-demo-fresh-splice").click().run()
+    assert not third.exception and len(own_store.groups()) == 2 and len(no_workers.submitted) == 6
+
+
+def test_the_scrambled_text_demo_is_offered_only_with_stsb(own_store, no_workers, monkeypatch, tmp_path):
+    monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path / "empty"))
+    at = _app()
+    assert "needs the STS-B data" in _texts(at)
+    with pytest.raises(KeyError):
+        at.button(key="overview-demo-stsb-shift")
+
+
+@pytest.mark.realdata
+def test_the_scrambled_text_demo_on_stsb(real_data_dir, own_store, no_workers):
+    at = _app()
+    assert "2 runs × 200 steps" in _texts(at) and "57.0 against 4.3" in _texts(at)
+    at.button(key="overview-demo-stsb-shift").click().run()
+    assert not at.exception, at.exception
+    runs = own_store.list(group=at.session_state["_shared_group"])
+    assert sorted(r.label for r in runs) == ["pretrained+shift", "rand+shift"]
+    assert all(r.config["train_fraction"] == 0.01 and r.config["max_steps"] == 200 for r in runs)
+
+
+def test_train_page_estimates_the_plan_and_warns_before_launch(own_store):
+    at = _app("train")
+    # steps and epochs sit outside the collapsed recipe
+    assert "train-max-steps" not in [n.key for n in at.expander[0].number_input]
+    assert "train-max-steps" in [n.key for n in at.number_input] and "train-epochs" in [n.key for n in at.number_input]
+    # the paper's recipe on splice-synthetic: 3 epochs of 85 steps, 9 runs, at the default speed (no run here yet)
+    assert "Before you launch:** 9 runs × 255 steps = 2,295 steps: about 41 min on this machine" in _infos(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "more than 30 min" in warnings and "stays at the majority class" in warnings
+    at.number_input(key="train-lr").set_value(1e-4).run()
+    at.number_input(key="train-max-steps").set_value(60).run()
+    at.text_input(key="train-seeds").set_value("1").run()
+    assert "3 runs × 60 steps = 180 steps: about 4 min" in _infos(at) and not at.warning
+
+
+def test_train_launch_clicked_twice_queues_once(own_store, no_workers, tiny_model):
+    at = _app("train")
+    at.radio(key="train-model-source").set_value("local folder").run()
+    at.text_input(key="train-model-ref").set_value(tiny_model).run()
+    at.text_input(key="train-seeds").set_value("1").run()
+    at.number_input(key="train-max-steps").set_value(3).run()
+    at.button(key="train-launch").click().run()
+    at.button(key="train-launch").click().run()  # the double click
+    assert not at.exception, at.exception
+    assert len(own_store.groups()) == 1 and len(own_store.list()) == 3
+    success = " ".join(s.value for s in at.success)
+    assert "Queued 3 run(s)" in success and "queued · " in success  # where its first run stands
+    assert any(link.proto.page.endswith("runs") or "Runs" in link.proto.label for link in at.get("page_link"))
+    at.button(key="train-launch-again").click().run()  # asked for explicitly: a second copy
+    assert len(own_store.groups()) == 2 and len(own_store.list()) == 6
+    assert [p.get("steps") for p in (r.plan for r in own_store.list())] == [3] * 6  # sizes kept for the queue
+
+
+def _finished_run(store, cfg, group, score=0.5, **results):
+    run_id = store.create(cfg, group=group)
+    store.update(run_id, status="running")
+    store.finish(run_id, "finished", results={"metric": "accuracy", "score": score, "tokens_per_s": 1000.0,
+                                              "tokens_seen": 20_000, "examples_seen": 400, "wall_time_s": 30.0,
+                                              **results})
+    return run_id
+
+
+def test_runs_page_shows_the_queue_the_groups_eta_and_cancels_the_group(own_store):
+    cfg = RunConfig(dataset="splice-synthetic", max_steps=20, per_device_train_batch_size=10)
+    _finished_run(own_store, cfg, "done")  # measured speed: 1000 tokens/s, 10 s of overhead a run
+    running = own_store.create(cfg, group="first")
+    own_store.update(running, status="running", started=time.time(), step=5, eta_s=60.0, total_steps=20)
+    queued = [own_store.create(cfg.replace(seed=s), group="second", plan={"steps": 20, "tokens_per_example": 50})
+              for s in (1, 2)]
+    for rid in [running, *queued]:
+        own_store.beat(rid)  # alive as far as the store can tell (no worker in this test)
+    at = _app("runs")
+    at.selectbox(key="runs-group").set_value("second").run()
+    assert not at.exception, at.exception
+    lines = [m.value for m in at.markdown if " seed " in m.value]
+    assert any("queued · 1 run ahead, starts in about 1 min" in ln for ln in lines), lines
+    assert any("queued · 2 runs ahead, starts in about 1 min" in ln for ln in lines), lines
+    bar = at.get("progress")[0].proto.text
+    assert "Group second: 2 runs: 2 queued · 0/40 steps · done in about 2 min" in bar, bar
+    panel = next(d.value for d in at.dataframe if "runs ahead" in d.value)  # the queue panel
+    assert list(panel["status"]) == ["running", "queued", "queued"] and list(panel["runs ahead"]) == ["", "1", "2"]
+    assert "measured on this machine, 1,000 training tokens/s" in _texts(at)
+    at.button(key="runs-cancel-group").click().run()
+    assert not at.exception, at.exception
+    assert [own_store.get(r).status for r in queued] == ["cancelled", "cancelled"]
+    assert own_store.get(running).status == "running"  # another group's run goes on
+    own_store.finish(running, "cancelled")
+
+
+def test_results_default_to_one_group_pool_only_same_configs_and_count_a_seed_once(own_store):
+    base = RunConfig(dataset="splice-synthetic", max_steps=20, learning_rate=1e-4)
+    level = {"majority_class": 0, "majority_accuracy": 0.52}
+    for group, seeds in (("lr4-a", (1, 2)), ("lr4-b", (2, 3))):  # the same config; seed 2 run twice
+        for s in seeds:
+            for label, score in (("pretrained", 0.9 + s / 100), ("rand", 0.6 + s / 100)):
+                _finished_run(own_store, base.replace(variant=label, seed=s), group, score, **level)
+    for label in ("pretrained", "rand"):  # the newest group: another learning rate, one seed, one class only
+        _finished_run(own_store, base.replace(variant=label, seed=1, learning_rate=1e-5), "lr5", 0.52,
+                      predicts_one_class=True, **level)
+    at = _app("results")
+    assert not at.exception, at.exception
+    assert at.multiselect(key="results-groups-splice-synthetic").value == ["lr5"]  # the newest group, alone
+    table = at.table[0].value
+    assert table.loc["pretrained", "mean ± std"] == "0.5200 (1 run, no spread)"
+    assert table.loc["rand", "chance level"] == "0.5200 (majority class)"
+    assert table.loc["rand", "predicts one class"] == "1 of 1 run(s)"
+    # two configurations chosen: not pooled; the page says what differs
+    at.multiselect(key="results-groups-splice-synthetic").set_value(["lr5", "lr4-a"]).run()
+    warning = " ".join(w.value for w in at.warning)
+    assert "not pooled" in warning and "learning_rate: 1e-05 (lr5) vs 0.0001 (lr4-a)" in warning
+    assert len(at.table) == 2 and list(at.table[1].value["runs"]) == [2, 2]
+    # the same configuration: pooled, seed 2 counted once (the newer run)
+    at.multiselect(key="results-groups-splice-synthetic").set_value(["lr4-a", "lr4-b"]).run()
+    assert not at.warning and len(at.table) == 1
+    table = at.table[0].value
+    assert list(table["runs"]) == [3, 3] and table.loc["pretrained", "mean ± std"] == "0.9200 ± 0.0100"
+    assert "repeat a variant and seed of a newer run (pretrained seed 2, rand seed 2)" in _texts(at)
+    assert table.loc["pretrained", "predicts one class"] == "no"
+    every_run = next(d.value for d in at.dataframe if "run" in d.value)
+    assert "None" not in every_run.to_string() and "nan" not in every_run.to_string()
+
+
+def test_results_start_from_the_group_of_the_address(own_store):
+    base = RunConfig(dataset="splice-synthetic", max_steps=20)
+    for group in ("older", "newer"):
+        _finished_run(own_store, base.replace(variant="pretrained"), group)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.session_state["_shared_group"] = "older"  # as the Runs page or a launch leaves it (and ?group= does)
+    at.run().switch_page("pages/results.py").run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="results-groups-splice-synthetic").value == ["older"]
+
+
+def test_mapping_chips_colour_a_symbol_and_its_token_alike_and_the_table_has_no_missing_cells():
+    import re
+
+    at = _app("mapping")
+    html_blocks = [m.value for m in at.markdown if "background:" in m.value]
+    symbols, tokens = html_blocks[0], html_blocks[1]  # the first sample: its symbols, then their tokens
+    span = re.compile(r'background:([^;]+);[^>]*>([^<]*)</span>')
+    sym, tok = span.findall(symbols), span.findall(tokens)
+    assert len(sym) == len(tok) and [c for c, _ in sym] == [c for c, _ in tok]  # position by position
+    by_symbol = {}
+    for c, s in sym:
+        by_symbol.setdefault(s, set()).add(c)
+    assert all(len(c) == 1 for c in by_symbol.values())  # a symbol has one colour
+    assert len({next(iter(c)) for c in by_symbol.values()}) == len(by_symbol)  # distinct symbols, distinct colours
+    at.radio(key="mapping-strategy").set_value("unused").run()
+    table = at.dataframe[0].value
+    assert set(table["frequency_rank"]) == {"not ranked"} and not table.isna().any().any()
+
+
+def test_reproduction_page_states_its_significance_rule_and_has_contents():
+    at = _app("reproduction")
+    text = _texts(at)
+    assert "Significance rule" in text and "lies above 0" in text
+    contents = next(m.value for m in at.markdown if m.value.startswith("**Contents**"))
+    assert "(#study-non-text)" in contents and contents.count("](#study-") >= 3
+
+
+def test_chip_colours_are_distinct_for_any_number_of_symbols():
+    from ui.common import CHIP_COLORS, chip_colors
+
+    four = chip_colors("ACGT")
+    assert len(set(four.values())) == 4 and set(four.values()) <= set(CHIP_COLORS)
+    many = chip_colors([f"s{k}" for k in range(88)])  # a piano's worth of MIDI pitches
+    assert len(set(many.values())) == 88
+    assert chip_colors("TGCA") == four  # the same symbols, the same colours
+
+
+def test_eval_axes_stay_in_range_and_step_ticks_never_repeat():
+    events = [{"kind": "eval", "step": k, "split": "validation", "elapsed_s": k, "metrics": {"accuracy": v, "mcc": -0.2}}
+              for k, v in ((1, 0.5), (2, 0.9), (3, 1.0))]
+    s = plots.series_from_events("pretrained s1", "pretrained", events)
+    fig = plots.eval_figure([s], "accuracy")
+    assert tuple(fig.layout.yaxis.range) == (0.0, 1.0)
+    assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tickformat == "d"  # 1, 2, 3: not 1, 1, 2, 2, 3
+    assert tuple(plots.eval_figure([s], "mcc").layout.yaxis.range) == (-1.0, 1.0)
+    steps = [{"kind": "step", "step": k, "loss": 1.1 - k / 1000, "elapsed_s": k} for k in range(1, 41)]
+    loss = plots.loss_figure([plots.series_from_events("a", "rand", steps)], log_y=True)
+    assert loss.layout.yaxis.tickformat == ".3~g" and loss.layout.xaxis.tickformat == "d"
+    empty = plots.loss_figure([], empty_note="queued · 2 runs ahead")
+    assert empty.layout.annotations[0].text == "queued · 2 runs ahead"
+
+
+def test_embedding_labels_only_the_chosen_symbols_when_crowded():
+    emb = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
+    names = [f"p{k}" for k in range(30)]
+    fig = plots.embedding_projection(emb, list(range(30)), names, [f"t{k}" for k in range(30)], background=50)
+    chosen = fig.data[-1]
+    assert not any(chosen.text) and list(chosen.hovertext)[:2] == ["p0 → t0", "p1 → t1"]
+    fig = plots.embedding_projection(emb, list(range(30)), names, [f"t{k}" for k in range(30)], background=50,
+                                     labelled=["p3"])
+    assert [t for t in fig.data[-1].text if t] == ["p3 → t3"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -48,10 +49,10 @@ def browser():
 
 
 @contextlib.contextmanager
-def _serve(tmp: Path):
+def _serve(tmp: Path, **more_env: str):
     """`streamlit run app.py` with its own run store and cache under ``tmp``; yields its URL."""
-    env = dict(os.environ, DISC_RUNS_DIR=str(tmp / "runs"), DISC_CACHE_DIR=str(tmp / "cache"), HF_HUB_OFFLINE="1",
-               DISC_MAX_CONCURRENT="3", TOKENIZERS_PARALLELISM="false")
+    env = {**os.environ, "DISC_RUNS_DIR": str(tmp / "runs"), "DISC_CACHE_DIR": str(tmp / "cache"),
+           "HF_HUB_OFFLINE": "1", "DISC_MAX_CONCURRENT": "3", "TOKENIZERS_PARALLELISM": "false", **more_env}
     port = _free_port()
     log_path = tmp / "server.log"
     with open(log_path, "wb") as log:
@@ -132,6 +133,11 @@ def test_tour_launch_watch_and_compare(browser, app_url, tiny_model):
     field.fill(tiny_model)
     field.press("Enter")
     seeds = page.get_by_label("Seeds", exact=True)
+    try:
+        seeds.wait_for(timeout=60_000)
+    except Exception:
+        _shot(page, "debug-train")
+        raise
     seeds.fill("1")
     seeds.press("Enter")
     page.get_by_text("Recipe (the paper's defaults)").click()
@@ -206,3 +212,176 @@ def test_a_fresh_servers_first_request_for_a_page_goes_through_the_app(browser, 
         assert nav.get_by_role("link").count() == len(PAGES)  # every page of app.py, no extra file-name pages
         _shot(page, "0-first-request-datasets")
         page.close()
+
+
+def _midi_zip(path: Path) -> Path:
+    """A zipped MIDI folder as a Mac makes it: the folder inside, one sub-folder per class, __MACOSX beside."""
+    import io
+    import zipfile
+
+    import pretty_midi
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for c, base in (("low", 40), ("high", 70)):
+            for k in range(5):
+                pm = pretty_midi.PrettyMIDI()
+                inst = pretty_midi.Instrument(program=0)
+                inst.notes = [pretty_midi.Note(80, base + (i * (k + 3)) % 12, i * 0.2, i * 0.2 + 0.2)
+                              for i in range(150)]
+                pm.instruments.append(inst)
+                buf = io.BytesIO()
+                pm.write(buf)
+                zf.writestr(f"songs/{c}/{c}{k}.mid", buf.getvalue())
+        zf.writestr("__MACOSX/songs/._low0.mid", b"\x00\x05\x16\x07")
+    return path
+
+
+def test_tour_imports_a_zipped_midi_folder_and_removes_it(browser, app_url, tmp_path):
+    """Your own data through the Datasets page: a zipped MIDI folder in, its warnings on the page, removed."""
+    z = _midi_zip(tmp_path / "songs.zip")
+    page = browser.new_page(viewport={"width": 1400, "height": 1700})
+    page.set_default_timeout(90_000)
+    page.goto(f"{app_url}/datasets")
+    page.get_by_text("2,700").wait_for()
+    page.get_by_text("Your own", exact=True).click()
+    # this server has no dataset of one's own yet, so the import form is open
+    page.get_by_label("Name it", exact=True).wait_for()
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(z))
+    page.get_by_text("A zip of a folder of MIDI files").wait_for()
+    name = page.get_by_label("Name it", exact=True)
+    name.fill("tour-songs")
+    name.press("Enter")
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("Imported songs.zip as").wait_for()
+    page.get_by_text("Source: songs.zip").wait_for()
+    page.get_by_text("ignored metadata that is not music (left by macOS or an editor): __MACOSX").wait_for()
+    _no_exception(page)
+    _shot(page, "9-datasets-own-midi")
+    page.get_by_role("button", name="Remove tour-songs").click()
+    page.get_by_text("Removed tour-songs").wait_for()
+    _no_exception(page)
+    assert page.get_by_text("Source: songs.zip").count() == 0
+    page.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The classroom (issue 11): one demo for many tabs, the queue, a group cancel, honest results
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """A server that trains one run at a time, as a CPU machine does; yields (URL, its run store)."""
+    from disc_core.runs.store import RunStore
+
+    from disc_core.runs.runner import cancel_group
+
+    tmp = tmp_path_factory.mktemp("classroom")
+    with _serve(tmp, DISC_MAX_CONCURRENT="1") as url:
+        yield url, RunStore(tmp / "runs")
+    left = [r for r in RunStore(tmp / "runs").list() if r.active]
+    for group in {r.group for r in left}:  # a failed test must not leave MiniLM workers training
+        cancel_group(group, store=RunStore(tmp / "runs"))
+    assert not [r.id for r in left]
+
+
+def _group(page) -> str:
+    return page.evaluate("() => new URLSearchParams(location.search).get('group')")
+
+
+def test_classroom_one_demo_the_queue_a_group_cancel_and_results_that_do_not_pool(browser, classroom, tiny_model):
+    url, store = classroom
+    tabs = [browser.new_page(viewport={"width": 1400, "height": 1400}) for _ in range(2)]
+    for tab in tabs:
+        tab.set_default_timeout(90_000)
+        tab.goto(url)
+        tab.get_by_text("How long here").first.wait_for()  # the demo's time on this machine, before pressing
+    _shot(tabs[0], "classroom-1-overview")
+    # two students press the demo button at the same moment: one demo, both tabs on it
+    for tab in tabs:
+        tab.get_by_role("button", name="Start the demo comparison").click(no_wait_after=True)
+    for tab in tabs:
+        tab.get_by_text("Training loss").first.wait_for()
+        tab.wait_for_function("() => new URLSearchParams(location.search).get('group')")
+        _no_exception(tab)
+    demo = _group(tabs[0])
+    assert demo and _group(tabs[1]) == demo
+    assert [g for g in store.groups() if g.startswith("demo-")] == [demo] and len(store.list(group=demo)) == 3
+    said = []
+    for tab in tabs:  # one tab started the demo, the other joined it
+        tab.get_by_text(re.compile("You started the demo|so you joined it")).wait_for()
+        said.append("joined" if tab.get_by_text("so you joined it").count() else "started")
+        tab.get_by_text(re.compile(r"seed 1 — (queued|running)")).first.wait_for()  # the run lines
+    assert sorted(said) == ["joined", "started"]
+    _shot(tabs[0], "classroom-2-demo-tab-1")
+    _shot(tabs[1], "classroom-2-demo-tab-2")
+    tabs[1].close()
+    page = tabs[0]
+
+    # a second launch waits behind the demo; the Train page says what it costs before Launch
+    _nav(page, "Train")
+    page.get_by_text("local folder").click()
+    field = page.get_by_label("Model folder (written by save_pretrained; safetensors weights)", exact=True)
+    field.fill(tiny_model)
+    field.press("Enter")
+    seeds = page.get_by_label("Seeds", exact=True)
+    seeds.fill("1")
+    seeds.press("Enter")
+    steps = page.get_by_label("max steps (0 = by epochs)", exact=True)  # outside the collapsed recipe
+    steps.fill("20")
+    steps.press("Enter")
+    page.get_by_text("3 runs × 20 steps = 60 steps").wait_for()
+    page.get_by_text("stays at the majority class").wait_for()  # the paper's 1e-5 with 20 steps
+    _no_exception(page)
+    _shot(page, "classroom-3-train-estimate")
+    page.get_by_role("button", name="Launch").dblclick()  # a double click queues once
+    page.get_by_text("Queued 3 run(s)").wait_for()
+    page.get_by_text("runs ahead, starts in").first.wait_for()
+    launched = [g for g in store.groups() if not g.startswith("demo-")]
+    assert len(launched) == 1 and len(store.list(group=launched[0])) == 3
+    page.get_by_role("link", name="Watch").click()
+    page.get_by_text("3 runs ahead, starts in").first.wait_for()  # behind the demo's three
+    page.get_by_text(re.compile(r"On this machine: \d running, \d queued")).wait_for()
+    page.get_by_role("button", name="Cancel the whole group").first.wait_for()
+    _no_exception(page)
+    _shot(page, "classroom-4-runs-queued")
+
+    # the teacher cancels the whole demo group with one button; the launched runs then train
+    page.goto(f"{url}/runs?group={demo}")
+    page.get_by_role("button", name="Cancel the whole group").first.click()
+    page.wait_for_function("""() => document.body.innerText.split(' — cancelled').length - 1 === 3""")
+    assert [r.status for r in store.list(group=demo)] == ["cancelled"] * 3
+    _no_exception(page)
+    _shot(page, "classroom-5-group-cancelled")
+    page.goto(f"{url}/runs?group={launched[0]}")
+    page.wait_for_function("""() => document.body.innerText.split(' — finished').length - 1 === 3""",
+                           timeout=300_000)
+
+    # another configuration of the same dataset (learning rate 1e-3), from the library
+    from disc_core.engine.config import RunConfig
+    from disc_core.runs.runner import launch_group, wait
+
+    other = launch_group([RunConfig(dataset="splice-synthetic", model_name_or_path=tiny_model, variant=v, seed=1,
+                                    max_steps=10, learning_rate=1e-3, max_eval_examples=50, save_model=False,
+                                    group="splice-synthetic-lr1e-3") for v in ("pretrained", "rand")], store=store)
+    assert all(r.status == "finished" for r in wait(other, store=store, timeout=300))
+
+    # Results: one group by default (the newest); two configurations are shown apart, never pooled
+    page.goto(f"{url}/results")
+    page.locator("[data-testid='stTable']").first.wait_for()
+    page.get_by_role("button", name="Markdown").wait_for()
+    assert page.locator("[data-testid='stTable']").count() == 1
+    page.get_by_text("splice-synthetic-lr1e-3").first.wait_for()
+    page.get_by_text("chance level").first.wait_for()
+    _shot(page, "classroom-6-results-one-group")
+    page.goto(f"{url}/results?group={launched[0]}")
+    page.locator("[data-testid='stTable']").first.wait_for()
+    page.locator("[data-testid='stMultiSelect']").click()
+    page.get_by_role("option", name="splice-synthetic-lr1e-3").click()
+    page.keyboard.press("Escape")
+    page.get_by_text("are not pooled").wait_for()
+    page.get_by_text("learning_rate: 1e-05").wait_for()
+    page.locator("[data-testid='stTable']").nth(1).wait_for()
+    assert page.locator("[data-testid='stTable']").count() == 2
+    _no_exception(page)
+    _shot(page, "classroom-7-results-not-pooled")
+    page.close()

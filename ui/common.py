@@ -9,7 +9,9 @@ read from this session, else from the URL, and written back to both.
 from __future__ import annotations
 
 import html
+import re
 import runpy
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -21,7 +23,7 @@ from disc_core.errors import DiscError
 
 PAGES = {"overview": "pages/overview.py", "datasets": "pages/datasets.py", "mapping": "pages/mapping.py",
          "train": "pages/train.py", "runs": "pages/runs.py", "results": "pages/results.py",
-         "reproduction": "pages/reproduction.py"}
+         "reproduction": "pages/reproduction.py", "inspect": "pages/inspect.py"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,16 +238,37 @@ CHIP_COLORS = ("#cfe2f3", "#f4cccc", "#d9ead3", "#fff2cc", "#d9d2e9", "#fce5cd",
 
 
 def chip_color(key: str) -> str:
-    """A stable pastel colour for a symbol or token (the same symbol always gets the same colour)."""
+    """A stable pastel colour for a symbol or token on its own (two keys may share one: use
+    :func:`chip_colors` for the keys in view)."""
     return CHIP_COLORS[sum(ord(c) * (k + 1) for k, c in enumerate(str(key))) % len(CHIP_COLORS)]
 
 
-def chips(items: Sequence[str], keys: Sequence[str] | None = None, limit: int = 80) -> None:
-    """Draw ``items`` as coloured chips; ``keys`` pick the colours (default: the items themselves)."""
-    keys = list(keys) if keys is not None else list(items)
+def chip_colors(keys: Sequence) -> dict[str, str]:
+    """One colour per distinct key, no two alike: the palette for up to 12 keys, else evenly spaced hues.
+
+    Keys are ordered by their text, so the same set of keys always gets the same colours (a symbol keeps its
+    colour from one sample to the next when the colours are made for the whole alphabet).
+    """
+    distinct = sorted({str(k) for k in keys})
+    if len(distinct) <= len(CHIP_COLORS):
+        return {k: CHIP_COLORS[i] for i, k in enumerate(distinct)}
+    return {k: f"hsl({round(i * 360 / len(distinct))}, 70%, {82 if i % 2 else 88}%)" for i, k in enumerate(distinct)}
+
+
+def chips(items: Sequence[str], keys: Sequence[str] | None = None, limit: int = 80,
+          colors: dict[str, str] | None = None) -> None:
+    """Draw ``items`` as coloured chips; ``keys`` pick the colours (default: the items themselves).
+
+    ``colors`` (from :func:`chip_colors`) maps keys to colours; pass the same map to the chips of a symbol
+    sequence and of its tokens (keyed by the symbols) so that a symbol and its token share a colour. Without
+    it, the keys in view get distinct colours.
+    """
+    keys = [str(k) for k in (keys if keys is not None else items)]
+    colors = colors or chip_colors(keys[:limit])
     spans = "".join(
-        f'<span style="background:{chip_color(k)};border-radius:4px;padding:1px 5px;margin:1px;'
-        f'font-family:monospace;font-size:0.85em;display:inline-block">{html.escape(str(t))}</span>'
+        f'<span style="background:{colors.get(k) or chip_color(k)};border-radius:4px;padding:1px 5px;margin:1px;'
+        f'font-family:monospace;font-size:0.85em;display:inline-block" title="{html.escape(k)}">'
+        f'{html.escape(str(t))}</span>'
         for t, k in zip(list(items)[:limit], keys[:limit]))
     more = f" <span style='color:#888'>… +{len(items) - limit} more</span>" if len(items) > limit else ""
     st.markdown(f'<div style="line-height:1.9">{spans}{more}</div>', unsafe_allow_html=True)
@@ -255,20 +278,36 @@ def chips(items: Sequence[str], keys: Sequence[str] | None = None, limit: int = 
 # Uploads
 # --------------------------------------------------------------------------------------------
 
-UPLOAD_TYPES = ("fa", "fasta", "faa", "fna", "fas", "ffn", "csv", "tsv", "tab")
+UPLOAD_TYPES = ("fa", "fasta", "faa", "fna", "fas", "ffn", "csv", "tsv", "tab", "zip")
+
+
+def upload_name(name: str) -> str:
+    """An uploaded file's own name reduced to a safe file name: its last path part, letters, digits, ``. - _``
+    (others become ``_``), at most 80 characters, and a suffix of :data:`UPLOAD_TYPES` (else ``.txt``)."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".") or "upload"
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or suffix.lower() not in UPLOAD_TYPES:
+        stem, suffix = base, "txt"
+    return f"{stem[:75] or 'upload'}.{suffix.lower()}"
 
 
 def save_upload(uploaded) -> Path:
-    """Write an uploaded file to a fresh temp file and return its path.
+    """Write an uploaded file into a fresh private temporary folder and return its path.
 
-    The file's own name is never used as a path: only its suffix, and only one of :data:`UPLOAD_TYPES`
-    (the loaders pick the format from it).
+    The file keeps its own name made safe by :func:`upload_name` (no folders, no odd characters, a known
+    suffix: the loaders pick the format from it), so the loaders' messages and notes name the user's file.
+    Remove it with :func:`discard_upload`.
     """
-    suffix = Path(uploaded.name).suffix.lower().lstrip(".")
-    suffix = "." + suffix if suffix in UPLOAD_TYPES else ".txt"
-    with tempfile.NamedTemporaryFile(prefix="disc-upload-", suffix=suffix, delete=False) as f:
-        f.write(uploaded.getvalue())
-        return Path(f.name)
+    folder = Path(tempfile.mkdtemp(prefix="disc-upload-"))
+    path = folder / upload_name(uploaded.name)
+    path.write_bytes(uploaded.getvalue())
+    return path
+
+
+def discard_upload(path: Path | None) -> None:
+    """Delete a file written by :func:`save_upload`, and its folder."""
+    if path is not None:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,3 +336,33 @@ def with_progress(text: str) -> tuple[Callable[[int, int], None], Callable[[], N
         bar.progress(min(done / max(total, 1), 1.0), text=f"{text} {done / max(total, 1):.0%}")
 
     return tick, bar.empty
+
+
+# --------------------------------------------------------------------------------------------
+# The queue on this machine (Runs, Train, Overview)
+# --------------------------------------------------------------------------------------------
+
+def queue_panel(view, key: str, current_group: str | None = None) -> None:
+    """An expander with every run that runs or waits on this machine (a :class:`disc_core.runs.queue.QueueView`),
+    in the order they are served, with runs ahead, estimated start and end, and the speeds behind them."""
+    import pandas as pd
+
+    from disc_core.runs.queue import about
+
+    n_run, n_wait = len(view.running), len(view.queued)
+    title = (f"On this machine: {n_run} running, {n_wait} queued" if view.entries else
+             "On this machine: nothing running or queued")
+    with st.expander(title, expanded=bool(n_wait)):
+        if not view.entries:
+            st.caption("A run launched now starts at once.")
+            return
+        st.dataframe(pd.DataFrame([{
+            "group": (e.run.group or "") + ("  ← this group" if current_group and e.run.group == current_group else ""),
+            "run": f"{e.label} seed {e.run.seed}", "status": e.status,
+            "runs ahead": str(e.ahead) if e.status == "queued" else "",
+            "starts": "running" if e.status == "running" else about(e.starts_in_s),
+            "ends": about(e.ends_in_s)} for e in view.entries]), hide_index=True, key=key)
+        slots = "one run at a time" if view.slots == 1 else f"{view.slots} runs at a time"
+        st.caption(f"This machine trains {slots} (`DISC_MAX_CONCURRENT` to change); a run launched now starts in "
+                   f"{about(view.free_in_s)}. Speeds behind the estimates: "
+                   + "; ".join(s.describe() for s in view.speeds.values()) + ".")

@@ -2,7 +2,8 @@
 
     python -m disc_core runs list [--group G] [--status S] [--json]
     python -m disc_core runs show ID [--events N] [--json]
-    python -m disc_core runs cancel ID [ID ...]
+    python -m disc_core runs queue [--json]           what runs and waits on this machine, with estimates
+    python -m disc_core runs cancel ID [ID ...] | --group G
     python -m disc_core runs resume ID
     python -m disc_core runs export ID [--format csv|json] [--out FILE]
 
@@ -46,8 +47,11 @@ def _runs(p):
     sh.add_argument("id")
     sh.add_argument("--events", type=int, default=10, metavar="N", help="how many of the last events (default 10)")
     sh.add_argument("--json", action="store_true", help="machine-readable output")
+    qu = sub.add_parser("queue", help="what runs and waits on this machine: runs ahead, estimated start and end")
+    qu.add_argument("--json", action="store_true", help="machine-readable output")
     ca = sub.add_parser("cancel", help="stop queued or running runs (within ~2 s) and mark them cancelled")
-    ca.add_argument("ids", nargs="+", metavar="ID")
+    ca.add_argument("ids", nargs="*", metavar="ID")
+    ca.add_argument("--group", help="cancel every queued or running run of this group")
     re = sub.add_parser("resume", help="continue a failed or cancelled run from its last checkpoint")
     re.add_argument("id")
     ex = sub.add_parser("export", help="write a run's metrics as CSV or JSON")
@@ -90,7 +94,43 @@ def _runs(p):
             if r.error:
                 print("error:\n" + r.error.rstrip())
             return 0
+        if args.action == "queue":
+            from ..runs.queue import about, queue_view
+
+            view = queue_view(store)
+            if args.json:
+                print(json.dumps({"slots": view.slots, "free_in_s": view.free_in_s, "entries": [
+                    {"id": e.id, "group": e.run.group, "label": e.label, "seed": e.run.seed, "status": e.status,
+                     "ahead": e.ahead, "starts_in_s": e.starts_in_s, "ends_in_s": e.ends_in_s, "run_s": e.run_s}
+                    for e in view.entries]}, indent=2))
+                return 0
+            if not view.entries:
+                print("nothing is running or queued on this machine")
+                return 0
+            print_table([{"id": e.id, "group": e.run.group or "", "run": f"{e.label} seed {e.run.seed}",
+                          "status": e.status, "ahead": e.ahead if e.status == "queued" else "",
+                          "starts": "now" if e.status == "running" else about(e.starts_in_s),
+                          "ends": about(e.ends_in_s)} for e in view.entries])
+            for sp in view.speeds.values():
+                print(f"speed: {sp.describe()}")
+            print(f"{view.slots} run(s) at a time (DISC_MAX_CONCURRENT, else one per GPU, else one); "
+                  f"a run launched now starts in {about(view.free_in_s)}")
+            return 0
+        if args.action == "cancel" and args.group:
+            if args.ids:
+                print("give run ids or --group, not both")
+                return 2
+            if args.group not in store.groups():
+                print(f"no run group {args.group!r} in the store; `python -m disc_core runs list` shows them")
+                return 1
+            done = runner.cancel_group(args.group, store=store)
+            print(f"{args.group}: cancelled {len(done)} run(s)" + (f": {', '.join(done)}" if done else
+                                                                   " (none was queued or running)"))
+            return 0 if done else 1
         if args.action == "cancel":
+            if not args.ids:
+                print("give the run ids to cancel, or --group G")
+                return 2
             code = 0
             for run_id in args.ids:
                 if runner.cancel(run_id, store=store):

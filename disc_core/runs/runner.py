@@ -14,6 +14,9 @@ Queueing needs no daemon: every worker starts at once and waits in ``queued`` un
 one of :func:`~disc_core.runs.worker.max_concurrent` slots in a store transaction (one at a time on a CPU
 machine, one per GPU with ``CUDA_VISIBLE_DEVICES`` set to it, ``$DISC_MAX_CONCURRENT`` overrides).
 
+A launch with a ``key`` is find-or-create (:meth:`~disc_core.runs.store.RunStore.create_group`): the
+dashboard's demo button, pressed in twenty tabs at once, queues one demo; a double-clicked Launch, one group.
+
 Cancel sends SIGTERM to the worker's process group (the worker marks itself cancelled and exits),
 waits up to :data:`CANCEL_GRACE_S`, then sends SIGKILL, and marks the run cancelled if the worker
 could not. Resume puts a failed or cancelled run back in the queue under the same id; its worker
@@ -49,15 +52,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..engine.config import RunConfig
-from .store import ACTIVE, CANCELLED, FAILED, HOST, RunInfo, RunStore, _pid_alive, effective_events
+from .store import (ACTIVE, CANCELLED, FAILED, HOST, QUEUED, GroupLaunch, RunInfo, RunStore, _pid_alive,
+                    effective_events)
 
 __all__ = ["Executor", "LocalProcessExecutor", "get_executor", "set_executor", "launch", "launch_group",
-           "cancel", "resume", "export", "wait", "CANCEL_GRACE_S"]
+           "start_group", "cancel", "cancel_group", "resume", "export", "wait", "CANCEL_GRACE_S", "GroupLaunch"]
 
 #: Seconds a cancelled worker gets to end itself before SIGKILL.
 CANCEL_GRACE_S = 1.5
@@ -86,10 +91,16 @@ class LocalProcessExecutor(Executor):
         self._procs: dict[str, subprocess.Popen] = {}
 
     def _collect(self) -> None:
-        """Wait for our workers that ended, so they do not linger as zombies in a long-lived dashboard."""
+        """Forget our workers that ended (each is reaped by its own waiter thread, see :meth:`submit`)."""
         for run_id, proc in list(self._procs.items()):
             if proc.poll() is not None:
                 del self._procs[run_id]
+
+    @staticmethod
+    def _reap_when_done(proc: subprocess.Popen) -> None:
+        """Wait for the worker in a daemon thread: it is reaped the moment it exits, so a long-lived
+        dashboard that launched it keeps no zombie (nothing else in that process would wait for it)."""
+        threading.Thread(target=proc.wait, name=f"disc-reap-{proc.pid}", daemon=True).start()
 
     def submit(self, store: RunStore, run_id: str, resume: bool = False) -> None:
         self._collect()
@@ -109,6 +120,7 @@ class LocalProcessExecutor(Executor):
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=env, cwd=cwd, start_new_session=True, close_fds=True)
         self._procs[run_id] = proc
+        self._reap_when_done(proc)
         # the worker writes its own pid too; this covers the moment before it does
         store.update(run_id, only_if=ACTIVE, **({} if store._rec(run_id).get("pid") else
                                                 {"pid": proc.pid, "host": HOST}))
@@ -183,16 +195,28 @@ def launch_group(configs: list[RunConfig], store: RunStore | None = None) -> lis
 
     Every run is created before any worker starts, so the queue serves the cells in this order.
     """
+    return start_group(configs, store=store).ids
+
+
+def start_group(configs: list[RunConfig], store: RunStore | None = None, key: str | None = None, join=None,
+                plans: list[dict | None] | None = None) -> GroupLaunch:
+    """Queue ``configs`` as one group, or join the group already queued under ``key``.
+
+    ``key`` and ``join`` are :meth:`RunStore.create_group`'s: with a key, callers in any number of tabs,
+    threads or processes create at most one group for it; only the caller that created the group starts
+    its workers. ``plans`` (one per config: ``steps``, ``tokens_per_example``) feed the queue's estimates.
+    """
     if not configs:
-        return []
+        return GroupLaunch("", [], False)
     store = store or RunStore()
     from .store import new_run_id
 
     group = configs[0].group or f"{configs[0].dataset}-{new_run_id()}"
-    ids = [store.create(c, group=group) for c in configs]
-    for run_id in ids:
-        _submit(store, run_id, resume=False)
-    return ids
+    launched = store.create_group(configs, group, key=key, join=join, plans=plans)
+    if launched.created:
+        for run_id in launched.ids:
+            _submit(store, run_id, resume=False)
+    return launched
 
 
 def cancel(run_id: str, store: RunStore | None = None) -> bool:
@@ -208,6 +232,20 @@ def cancel(run_id: str, store: RunStore | None = None) -> bool:
     get_executor().cancel(store, info)
     store.finish(run_id, CANCELLED, note="cancelled by the user")
     return store.get(run_id).status == CANCELLED
+
+
+def cancel_group(group: str, store: RunStore | None = None) -> list[str]:
+    """Cancel every queued or running run of ``group``; returns the ids cancelled (empty: none was active).
+
+    All of them are flagged in one transaction first, so no queued run of the group can start while the
+    others are being stopped; then the queued ones are stopped (newest first) before the running ones.
+    """
+    store = store or RunStore()
+    runs = [r for r in store.list(group=group) if r.active]
+    store.request_cancel([r.id for r in runs])
+    for r in sorted(runs, key=lambda r: (r.status != QUEUED, -(r.queued_at or r.created))):
+        cancel(r.id, store=store)  # False when its worker, seeing the flag, already ended itself
+    return [r.id for r in runs if store.get(r.id).status == CANCELLED]
 
 
 def resume(run_id: str, store: RunStore | None = None) -> str:

@@ -16,6 +16,10 @@ Keys in the store, all small:
                         heartbeats never rewrite the record)
 - ``ev/<id>/<seq>``     one event (``seq`` = 1, 2, ...), written in the same transaction that bumps the
                         record's event count, step and loss; events are never rewritten or deleted
+- ``grp/<group>``       a group name taken by :meth:`RunStore.create_group` (a second launch in the same
+                        second gets ``<group>-2``)
+- ``key/<key>``         the group last created under a launch key (:meth:`RunStore.create_group`): the one
+                        demo a classroom shares, a double-clicked Launch that must queue once
 
 Every write is one SQLite transaction (``BEGIN IMMEDIATE``), so several workers and readers share the
 store safely and a process killed mid-write leaves the previous state. SQLite's write-ahead log lets
@@ -47,7 +51,7 @@ from ..errors import DiscError
 from ..engine.events import Listener
 
 __all__ = ["runs_root", "RunInfo", "RunStore", "StoreListener", "RunNotFound", "RunStateError",
-           "effective_events", "STATUSES", "ACTIVE", "HEARTBEAT_TIMEOUT", "HOST"]
+           "effective_events", "STATUSES", "ACTIVE", "HEARTBEAT_TIMEOUT", "HOST", "GroupLaunch"]
 
 QUEUED, RUNNING, FINISHED, FAILED, CANCELLED = "queued", "running", "finished", "failed", "cancelled"
 STATUSES = (QUEUED, RUNNING, FINISHED, FAILED, CANCELLED)
@@ -113,6 +117,11 @@ class RunInfo:
     #: a remark for the user ("resumed from step 40", "no checkpoint: started over" ...)
     note: str | None = None
     n_events: int = 0
+    #: when it last joined the queue (created or resumed): the queue serves runs in this order
+    queued_at: float | None = None
+    #: what the launcher knew of the run's size (``steps``, ``tokens_per_example``), for the queue's estimates
+    plan: dict | None = None
+    cancel_requested: bool = False
 
     @property
     def active(self) -> bool:
@@ -150,6 +159,16 @@ def _pid_alive(pid: int, started: float | None = None) -> bool:
         return False
     except psutil.AccessDenied:  # someone else's process with that pid: ours is gone
         return started is None
+
+
+@dataclass
+class GroupLaunch:
+    """What :meth:`RunStore.create_group` did: the group, its run ids, and whether they were created now
+    (False: an existing group under the same key was joined)."""
+
+    group: str
+    ids: list[str]
+    created: bool
 
 
 def new_run_id() -> str:
@@ -244,8 +263,11 @@ class RunStore:
         return self.root / run_id
 
     # ------------------------------------------------------------------------------------- writing
-    def create(self, cfg: RunConfig, group: str | None = None) -> str:
-        """Add a queued run of ``cfg`` (in ``group``, default ``cfg.group``); returns its id."""
+    def create(self, cfg: RunConfig, group: str | None = None, plan: dict | None = None) -> str:
+        """Add a queued run of ``cfg`` (in ``group``, default ``cfg.group``); returns its id.
+
+        ``plan`` is what the launcher knows of the run's size (``steps``, ``tokens_per_example``); the queue's
+        time estimates use it (:mod:`disc_core.runs.queue`)."""
         group = group or cfg.group
         cfg = cfg.replace(group=group)
         run_id = new_run_id()
@@ -255,7 +277,8 @@ class RunStore:
                "created": now, "queued_at": now, "started": None, "finished": None, "step": 0,
                "start_step": 0, "total_steps": cfg.max_steps, "last_loss": None, "eta_s": None,
                "results": None, "error": None, "run_dir": str(self.run_dir(run_id)), "gpu": None,
-               "attempt": 1, "note": None, "n_events": 0, "cancel_requested": False, "cwd": os.getcwd()}
+               "attempt": 1, "note": None, "n_events": 0, "cancel_requested": False, "cwd": os.getcwd(),
+               "plan": dict(plan) if plan else None}
         with self._db.transact(retry=True):
             while f"run/{run_id}" in self._db:  # two launchers in the same second with the same suffix
                 run_id = rec["id"] = new_run_id()
@@ -263,6 +286,43 @@ class RunStore:
             self._db.set(f"run/{run_id}", rec)
             self._db.set("index", [*self._db.get("index", []), run_id])
         return run_id
+
+    def create_group(self, configs: list[RunConfig], group: str, key: str | None = None, join=None,
+                     plans: list[dict | None] | None = None) -> GroupLaunch:
+        """Queue ``configs`` as run group ``group``, all in one transaction, so no worker sees half a group.
+
+        With ``key``, find-or-create: if a group was created under the same key before and ``join(records)``
+        (the run records of that group, dicts with ``status``, ``finished`` ...) says yes, nothing is created
+        and that group is returned (``created=False``); otherwise the new group becomes the key's group. The
+        look and the creation are one SQLite transaction (``BEGIN IMMEDIATE``), so any number of callers, in
+        threads or processes, pressing at once create at most one group per key. ``join=None`` always joins
+        an existing group (a key that must never queue twice: a double-clicked Launch).
+        """
+        if key is not None:
+            old = self._db.get(f"key/{key}")
+            if old:
+                self.reap(list(old["ids"]))  # a dead worker decides whether the group is still joinable
+        with self._db.transact(retry=True):
+            if key is not None:
+                old = self._db.get(f"key/{key}")
+                recs = [self._db.get(f"run/{i}") for i in old["ids"]] if old else []
+                if old and all(recs) and (join is None or join(recs)):
+                    return GroupLaunch(old["group"], list(old["ids"]), False)
+            base, n = group, 1
+            while f"grp/{group}" in self._db:  # two launches in the same second under the same name
+                n += 1
+                group = f"{base}-{n}"
+            self._db.set(f"grp/{group}", time.time())
+            ids = [self.create(c, group=group, plan=(plans or [None] * len(configs))[k])
+                   for k, c in enumerate(configs)]
+            if key is not None:
+                self._db.set(f"key/{key}", {"group": group, "ids": ids, "created": time.time()})
+        return GroupLaunch(group, ids, True)
+
+    def keyed(self, key: str) -> GroupLaunch | None:
+        """The group last created under launch ``key`` (``created`` False), or None."""
+        old = self._db.get(f"key/{key}")
+        return GroupLaunch(old["group"], list(old["ids"]), False) if old else None
 
     def update(self, run_id: str, only_if: tuple[str, ...] | None = None, **fields) -> bool:
         """Set fields of the run's record in one transaction; with ``only_if``, only in those statuses."""
@@ -347,6 +407,8 @@ class RunStore:
         me = self._rec(run_id)
         if me["status"] != QUEUED:
             raise RunStateError(f"run {run_id} is {me['status']}, not queued")
+        if me.get("cancel_requested"):  # a group cancel in progress: never start, the heartbeat ends it
+            return False
         recs = [r for r in (self._db.get(f"run/{i}") for i in self.ids()) if r]
         running = [r for r in recs if r["status"] == RUNNING]
         ahead = [r for r in recs if r["status"] == QUEUED and (r["queued_at"], r["id"]) < (me["queued_at"], me["id"])]
@@ -396,6 +458,22 @@ class RunStore:
                 self._db.set(f"run/{run_id}", rec)
                 dead.append(run_id)
         return dead
+
+    def request_cancel(self, run_ids: list[str]) -> list[str]:
+        """Flag the active runs among ``run_ids`` for cancelling, in one transaction; returns those flagged.
+
+        A flagged queued run never claims a slot, and every flagged worker ends itself within a heartbeat
+        (a second); :func:`disc_core.runs.runner.cancel_group` also signals local workers at once.
+        """
+        flagged = []
+        with self._db.transact(retry=True):
+            for run_id in run_ids:
+                rec = self._db.get(f"run/{run_id}")
+                if rec and rec["status"] in ACTIVE:
+                    rec["cancel_requested"] = True
+                    self._db.set(f"run/{run_id}", rec)
+                    flagged.append(run_id)
+        return flagged
 
     def close(self) -> None:
         self._db.close()

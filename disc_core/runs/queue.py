@@ -1,0 +1,341 @@
+"""The queue as people see it: what runs and waits on this machine, when each queued run should start and
+how long a run takes here, from the measured speed of the runs this machine has finished.
+
+Runs go one at a time on a CPU (:func:`~disc_core.runs.worker.max_concurrent`), so a second launch waits
+behind the first. :func:`queue_view` orders every active run the way the workers will claim their slots
+(running first, then queued by the time they joined the queue), and plays the queue forward with each
+run's estimated duration: runs ahead, an estimated start and end for each.
+
+Estimates come from measurement. :func:`measure_speed` reads the training throughput (real tokens per
+second, padding excluded) and the per-run overhead (loading the model and the data, validation, the test)
+of the :data:`RECENT` most recent finished runs of the same model on this host. Only when there is none
+does it fall back to :data:`DEFAULT_TOKENS_PER_S` (scaled by the model's size), and
+:meth:`Speed.describe` says which. A run's size is what its launcher recorded (``plan``: steps and tokens
+per example, see :meth:`~disc_core.runs.store.RunStore.create`), else its ``max_steps`` and the tokens per
+example of earlier runs of the same dataset.
+
+>>> from disc_core.runs.queue import queue_view, about
+>>> for e in queue_view().entries:
+...     print(e.label, e.status, e.ahead, about(e.starts_in_s))
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import os
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from .store import ACTIVE, FINISHED, HOST, QUEUED, RUNNING, RunInfo, RunStore
+
+__all__ = ["Speed", "QueueEntry", "QueueView", "GroupProgress", "measure_speed", "tokens_per_example",
+           "run_steps", "run_seconds", "queue_view", "group_progress", "about", "slots",
+           "DEFAULT_TOKENS_PER_S", "DEFAULT_OVERHEAD_S", "DEFAULT_TOKENS_PER_EXAMPLE", "RECENT"]
+
+#: Fallback throughput: the bundled MiniLM on an idle 2-core CPU, ~2,000 real training tokens a second at
+#: 62-128 tokens per example (measured for the laptop reproduction plan). Used only without a measurement.
+DEFAULT_TOKENS_PER_S = 2000.0
+#: Fallback seconds a run spends outside its training steps (model, data, validation, test).
+DEFAULT_OVERHEAD_S = 20.0
+#: Fallback tokens per example (capped at the run's ``max_length``) when no run of the dataset finished here.
+DEFAULT_TOKENS_PER_EXAMPLE = 128
+#: How many of the newest finished runs of a model the speed is measured on.
+RECENT = 5
+
+
+@dataclass
+class Speed:
+    """How fast runs of ``model`` go on this machine: training tokens per second and seconds of overhead
+    per run. ``n_runs`` finished runs measured it; 0 means the default (:data:`DEFAULT_TOKENS_PER_S`,
+    divided by ``factor``, the model's cost relative to the bundled MiniLM)."""
+
+    model: str
+    tokens_per_s: float
+    overhead_s: float
+    n_runs: int = 0
+    factor: float = 1.0
+
+    @property
+    def measured(self) -> bool:
+        return self.n_runs > 0
+
+    def describe(self) -> str:
+        """One sentence: the model's speed here and where it comes from."""
+        name = os.path.basename(str(self.model).rstrip("/")) or str(self.model)
+        if self.measured:
+            return (f"{name}: measured on this machine, {self.tokens_per_s:,.0f} training tokens/s and "
+                    f"{self.overhead_s:.0f} s of loading and evaluation per run (the last {self.n_runs} "
+                    f"finished run{'s' if self.n_runs != 1 else ''})")
+        scaled = f", scaled to this model's size ({self.factor:.2g}x the cost)" if self.factor != 1 else ""
+        return (f"{name}: no run of it has finished on this machine yet, so a default, {DEFAULT_TOKENS_PER_S:,.0f} "
+                f"tokens/s (the bundled MiniLM on an idle 2-core CPU){scaled} and {DEFAULT_OVERHEAD_S:.0f} s per "
+                f"run; the estimate improves once a run finishes")
+
+
+@functools.lru_cache(maxsize=32)
+def _model_factor(model: str) -> float:
+    """Cost of a training token relative to the bundled MiniLM (hidden 384, 6 layers): ~ hidden^2 x layers."""
+    from ..engine.models import DEFAULT_MODEL
+
+    if not model or model == DEFAULT_MODEL:
+        return 1.0
+    try:
+        from ..engine.models import load_config
+
+        c = load_config(model)
+        return max(0.01, (c.hidden_size / 384) ** 2 * (c.num_hidden_layers / 6))
+    except Exception:  # an unreachable hub id: assume BERT-base size when the name says so
+        return 8.0 if "base" in str(model) else 1.0
+
+
+def _finished_here(runs: list[RunInfo]) -> list[RunInfo]:
+    """Finished runs of this host with the timings a speed needs, newest first."""
+    out = [r for r in runs if r.status == FINISHED and (r.host in (None, HOST)) and r.results
+           and (r.results.get("tokens_per_s") or 0) > 0 and r.results.get("wall_time_s")]
+    return sorted(out, key=lambda r: r.finished or r.created, reverse=True)
+
+
+def measure_speed(model: str, runs: list[RunInfo] | None = None, store: RunStore | None = None) -> Speed:
+    """The speed of ``model`` on this machine: the medians over its :data:`RECENT` newest finished runs
+    here (of ``runs``, default every run of ``store``), else the default."""
+    if runs is None:
+        runs = (store or RunStore()).list()
+    mine = [r for r in _finished_here(runs) if (r.config or {}).get("model_name_or_path") == model][:RECENT]
+    if not mine:
+        factor = _model_factor(model)
+        return Speed(model, DEFAULT_TOKENS_PER_S / factor, DEFAULT_OVERHEAD_S, 0, factor)
+    tps = [float(r.results["tokens_per_s"]) for r in mine]
+    over = [max(0.0, float(r.results["wall_time_s"]) - float(r.results.get("tokens_seen") or 0) / t)
+            for r, t in zip(mine, tps)]
+    return Speed(model, statistics.median(tps), statistics.median(over), len(mine))
+
+
+def tokens_per_example(dataset: str, max_length: int, runs: list[RunInfo]) -> tuple[float, bool]:
+    """(real tokens per training example, measured?) for ``dataset`` at ``max_length``: from its finished runs
+    here (``tokens_seen / examples_seen``), else :data:`DEFAULT_TOKENS_PER_EXAMPLE` capped at ``max_length``."""
+    seen = [r.results["tokens_seen"] / r.results["examples_seen"] for r in _finished_here(runs)
+            if r.dataset == dataset and (r.config or {}).get("max_length") == max_length
+            and r.results.get("examples_seen")][:RECENT]
+    if seen:
+        return statistics.median(seen), True
+    return float(min(max_length, DEFAULT_TOKENS_PER_EXAMPLE)), False
+
+
+def run_steps(r: RunInfo, runs: list[RunInfo]) -> int | None:
+    """Optimiser steps the run will take: known once it started, else its plan or ``max_steps``, else those of
+    a finished run of the same dataset and budget; None when nothing tells."""
+    if r.total_steps:
+        return int(r.total_steps)
+    if r.plan and r.plan.get("steps"):
+        return int(r.plan["steps"])
+    c = r.config or {}
+    if c.get("max_steps"):
+        return int(c["max_steps"])
+    same = ("dataset", "train_fraction", "num_train_epochs", "per_device_train_batch_size",
+            "gradient_accumulation_steps")
+    for o in runs:
+        if o.status == FINISHED and o.results and o.results.get("total_steps") and \
+                all((o.config or {}).get(k) == c.get(k) for k in same):
+            return int(o.results["total_steps"])
+    return None
+
+
+def run_seconds(r: RunInfo, runs: list[RunInfo], speed: Speed) -> float | None:
+    """Estimated seconds of the whole run ``r`` at ``speed`` (None when its size is unknown)."""
+    steps = run_steps(r, runs)
+    if steps is None:
+        return None
+    c = r.config or {}
+    tpe = (r.plan or {}).get("tokens_per_example") or \
+        tokens_per_example(r.dataset, int(c.get("max_length") or 512), runs)[0]
+    per_step = int(c.get("per_device_train_batch_size") or 32) * int(c.get("gradient_accumulation_steps") or 1)
+    return speed.overhead_s + steps * per_step * float(tpe) / speed.tokens_per_s
+
+
+_SLOTS: dict = {}
+
+
+def slots() -> int:
+    """Runs this machine runs at once (:func:`~disc_core.runs.worker.max_concurrent`), looked up at most once
+    a minute (it may ask ``nvidia-smi``)."""
+    from .worker import max_concurrent
+
+    key = (os.environ.get("DISC_MAX_CONCURRENT"), os.environ.get("CUDA_VISIBLE_DEVICES"))
+    hit = _SLOTS.get(key)
+    if hit is None or time.monotonic() - hit[1] > 60:
+        _SLOTS[key] = hit = (max_concurrent(), time.monotonic())
+    return hit[0]
+
+
+@dataclass
+class QueueEntry:
+    """One active run, where it stands in the queue. Times are seconds from now (None: unknown)."""
+
+    run: RunInfo
+    #: active runs served before this one (0 for a running run)
+    ahead: int
+    starts_in_s: float | None
+    ends_in_s: float | None
+    run_s: float | None
+    speed: Speed
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    @property
+    def label(self) -> str:
+        return self.run.label
+
+    def describe(self) -> str:
+        """``queued · 2 runs ahead, starts in about 4 min`` / ``running · ends in about 1 min``."""
+        if self.status == RUNNING:
+            return f"running · ends in {about(self.ends_in_s)}" if self.ends_in_s is not None else "running"
+        ahead = "next in line" if self.ahead == 0 else f"{self.ahead} run{'s' if self.ahead != 1 else ''} ahead"
+        when = "starts in " + about(self.starts_in_s) if self.starts_in_s is not None else "start time unknown"
+        return f"queued · {ahead}, {when}"
+
+
+@dataclass
+class QueueView:
+    """Every active run on this machine in the order the workers serve them, with estimates."""
+
+    entries: list[QueueEntry]
+    slots: int
+    speeds: dict[str, Speed] = field(default_factory=dict)
+    now: float = 0.0
+    #: when a run launched now would start (0: at once; None: unknown)
+    free_in_s: float | None = 0.0
+
+    def of(self, run_id: str) -> QueueEntry | None:
+        return next((e for e in self.entries if e.id == run_id), None)
+
+    def group(self, group: str) -> list[QueueEntry]:
+        return [e for e in self.entries if e.run.group == group]
+
+    @property
+    def running(self) -> list[QueueEntry]:
+        return [e for e in self.entries if e.status == RUNNING]
+
+    @property
+    def queued(self) -> list[QueueEntry]:
+        return [e for e in self.entries if e.status == QUEUED]
+
+
+def _next_start(heap: list[float], n_slots: int) -> float:
+    """Seconds until a slot is free, given the end times of the runs holding or promised slots (popped)."""
+    start = 0.0
+    while len(heap) >= n_slots:
+        start = max(start, heapq.heappop(heap))
+    return start
+
+
+def queue_view(store: RunStore | None = None, runs: list[RunInfo] | None = None, n_slots: int | None = None,
+               now: float | None = None) -> QueueView:
+    """Play the queue forward: running runs end after their ETA, queued runs take the slots they free, in
+    the order the workers claim them (``queued_at``, then id). ``runs``: every run of the store (read if
+    not given; finished runs are what the speeds are measured on)."""
+    if runs is None:
+        runs = (store or RunStore()).list()
+    now = time.time() if now is None else now
+    n_slots = slots() if n_slots is None else max(1, n_slots)
+    speeds: dict[str, Speed] = {}
+
+    def speed_of(r: RunInfo) -> Speed:
+        model = (r.config or {}).get("model_name_or_path", "")
+        if model not in speeds:
+            speeds[model] = measure_speed(model, runs)
+        return speeds[model]
+
+    running = sorted((r for r in runs if r.status == RUNNING), key=lambda r: r.started or r.created)
+    queued = sorted((r for r in runs if r.status == QUEUED and not r.cancel_requested),
+                    key=lambda r: (r.queued_at or r.created, r.id))
+    entries, heap, unknown = [], [], False
+    for r in running:
+        sp = speed_of(r)
+        total = run_seconds(r, runs, sp)
+        if r.eta_s is not None and r.step:
+            left = r.eta_s + 0.25 * sp.overhead_s  # the ETA counts training and validation; then the test
+        elif total is not None:
+            left = max(total - (now - (r.started or now)), 0.1 * total)
+        else:
+            left = None
+        entries.append(QueueEntry(r, 0, 0.0, left, total, sp))
+        if left is None:
+            unknown = True
+        else:
+            heapq.heappush(heap, left)
+    for k, r in enumerate(queued):
+        sp = speed_of(r)
+        total = run_seconds(r, runs, sp)
+        unknown = unknown or total is None  # an unknown run makes every later start unknown
+        if unknown:
+            entries.append(QueueEntry(r, len(running) + k, None, None, total, sp))
+            continue
+        start = _next_start(heap, n_slots)
+        heapq.heappush(heap, start + total)
+        entries.append(QueueEntry(r, len(running) + k, start, start + total, total, sp))
+    free_in = None if unknown else _next_start(list(heap), n_slots)
+    return QueueView(entries, n_slots, speeds, now, free_in)
+
+
+@dataclass
+class GroupProgress:
+    """A run group at a glance: steps done of all its runs' steps, and when its last run should end."""
+
+    n_runs: int
+    counts: dict[str, int]
+    done_steps: int
+    total_steps: int
+    ends_in_s: float | None
+
+    @property
+    def fraction(self) -> float:
+        return min(self.done_steps / self.total_steps, 1.0) if self.total_steps else 0.0
+
+    @property
+    def active(self) -> bool:
+        return any(self.counts.get(s) for s in ACTIVE)
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts.items())
+        eta = ""
+        if self.active:
+            eta = f" · done in {about(self.ends_in_s)}" if self.ends_in_s is not None else " · end time unknown"
+        return f"{self.n_runs} runs: {counts} · {self.done_steps}/{self.total_steps} steps{eta}"
+
+
+def group_progress(group_runs: list[RunInfo], view: QueueView, runs: list[RunInfo] | None = None) -> GroupProgress:
+    """Progress of one group's runs: a finished run counts as complete (early stopping ends it before its last
+    step), a cancelled or failed one with the steps it did."""
+    runs = group_runs if runs is None else runs
+    done = total = 0
+    for r in group_runs:
+        steps = run_steps(r, runs) or r.step or 0
+        total += steps
+        done += steps if r.status == FINISHED else min(r.step or 0, steps)
+    counts: dict[str, int] = {}
+    for s in (RUNNING, QUEUED, FINISHED, "failed", "cancelled"):
+        n = sum(r.status == s for r in group_runs)
+        if n:
+            counts[s] = n
+    ends = [view.of(r.id) for r in group_runs if r.active]
+    ends_in = None if any(e is None or e.ends_in_s is None for e in ends) else max((e.ends_in_s for e in ends),
+                                                                                 default=0.0)
+    return GroupProgress(len(group_runs), counts, done, total, ends_in)
+
+
+def about(seconds: float | None) -> str:
+    """``about 4 min`` / ``under a minute`` / ``about 1 h 10 min`` / ``an unknown time``."""
+    if seconds is None or seconds != seconds:
+        return "an unknown time"
+    if seconds < 60:
+        return "under a minute"
+    m = int(round(seconds / 60))
+    return f"about {m} min" if m < 60 else f"about {m // 60} h {m % 60:02d} min"

@@ -1,0 +1,154 @@
+"""Which finished runs may share one results table, and what a score is to be read against.
+
+A mean over seeds means something only when the runs differ in nothing but the seed. :func:`split_pools`
+therefore pools run groups only when their configurations agree (apart from the seed, the variant, and
+the fields that cannot change a number, :data:`~disc_core.study.compare.NOT_RESULT_FIELDS`); other groups
+get their own table and :func:`differences` names the fields that keep them apart. :func:`one_per_seed`
+keeps one run per (variant, seed, model), the newest, so that a seed never counts twice in a mean or a
+paired test (a comparison launched twice, a demo joined and re-run).
+
+:func:`chance_level` is the score that says nothing was learned: always predicting the training set's most
+frequent class (accuracy, F1), or no relation at all (MCC, Spearman, Pearson: 0).
+
+>>> rows = result_rows(store.list(status="finished"))
+>>> for pool in split_pools(rows): kept, dropped = one_per_seed(pool.rows)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from .compare import NOT_RESULT_FIELDS
+
+__all__ = ["result_rows", "setting_of", "Pool", "split_pools", "differences", "describe_differences",
+           "one_per_seed", "chance_level", "one_class_runs", "IGNORED_FIELDS"]
+
+#: Fields that never keep two groups apart: those that cannot change a number, the seed, and the fields
+#: that make the variants of one group (the variant, its text shift; ``mapping`` for the unused variant)
+IGNORED_FIELDS = frozenset(NOT_RESULT_FIELDS | {"seed", "variant", "text_shift"})
+
+
+def result_rows(runs) -> list[dict]:
+    """One dict per finished run with results (:class:`~disc_core.runs.store.RunInfo`), as the results
+    table and :func:`~disc_core.study.compare.summarize` read them."""
+    out = []
+    for r in runs:
+        if not r.results:
+            continue
+        c, res = r.config or {}, r.results
+        out.append({"dataset": r.dataset, "label": r.label, "seed": r.seed, "metric": res.get("metric"),
+                    "score": res.get("score"), "model": c.get("model_name_or_path", ""),
+                    "train_fraction": c.get("train_fraction", 1.0), "group": r.group or "(no group)", "run": r.id,
+                    "finished": r.finished or r.created, "test": res.get("test") or {},
+                    "majority_class": res.get("majority_class"), "majority_accuracy": res.get("majority_accuracy"),
+                    "predicts_one_class": res.get("predicts_one_class"), "config": c})
+    return out
+
+
+def setting_of(rows: list[dict]) -> dict[str, list]:
+    """The configuration a set of runs shares: every field that matters, with the values the runs use
+    (sorted, as JSON text: a group of checkpoints uses several models)."""
+    values: dict[str, set] = {}
+    for r in rows:
+        c = r.get("config") or {}
+        for k, v in c.items():
+            if k in IGNORED_FIELDS or (k == "mapping" and c.get("variant") == "unused"):
+                continue
+            values.setdefault(k, set()).add(json.dumps(v, sort_keys=True))
+    return {k: sorted(v) for k, v in sorted(values.items())}
+
+
+@dataclass
+class Pool:
+    """Run groups whose runs differ only in seed and variant: one results table."""
+
+    groups: list[str]
+    rows: list[dict]
+    setting: dict[str, list] = field(default_factory=dict)
+
+
+def split_pools(rows: list[dict]) -> list[Pool]:
+    """The rows' groups, pooled where their settings agree; in the order the groups first appear in ``rows``."""
+    by_group: dict[str, list[dict]] = {}
+    for r in rows:
+        by_group.setdefault(r["group"], []).append(r)
+    pools: list[Pool] = []
+    for g, members in by_group.items():
+        s = setting_of(members)
+        for p in pools:
+            if p.setting == s:
+                p.groups.append(g)
+                p.rows.extend(members)
+                break
+        else:
+            pools.append(Pool([g], list(members), s))
+    return pools
+
+
+def differences(pools: list[Pool]) -> dict[str, list[str]]:
+    """Per field that differs between ``pools``: its value in each pool (as shown, in pool order)."""
+    keys = sorted({k for p in pools for k in p.setting})
+    out = {}
+    for k in keys:
+        vals = [p.setting.get(k) for p in pools]
+        if any(v != vals[0] for v in vals):
+            out[k] = [", ".join(_show(x) for x in v) if v else "unset" for v in vals]
+    return out
+
+
+def _show(text: str) -> str:
+    v = json.loads(text)
+    return "unset" if v is None else v if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def describe_differences(pools: list[Pool], limit: int = 6) -> str:
+    """``learning_rate: 0.0001 (demo-1) vs 1e-05 (splice-2); max_steps: ...`` for the first ``limit`` fields."""
+    diff = differences(pools)
+    parts = []
+    for k, vals in list(diff.items())[:limit]:
+        parts.append(f"{k}: " + " vs ".join(f"{v} ({', '.join(p.groups)})" for v, p in zip(vals, pools)))
+    more = f"; and {len(diff) - limit} more field(s)" if len(diff) > limit else ""
+    return "; ".join(parts) + more
+
+
+def one_per_seed(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(kept, dropped): one run per (variant label, seed, model), the newest; the others are dropped, so that
+    a seed never counts twice in a mean or a paired test."""
+    newest: dict[tuple, dict] = {}
+    for r in rows:
+        k = (r["label"], r["seed"], r.get("model", ""))
+        if k not in newest or (r.get("finished") or 0) > (newest[k].get("finished") or 0):
+            newest[k] = r
+    kept_ids = {id(r) for r in newest.values()}
+    return [r for r in rows if id(r) in kept_ids], [r for r in rows if id(r) not in kept_ids]
+
+
+def chance_level(metric: str, rows: list[dict]) -> tuple[float | None, str]:
+    """(the score of learning nothing, how it is reached) for ``metric`` over the runs ``rows``.
+
+    accuracy: always predicting the training set's majority class, on the test set (recorded by each run;
+    None for runs that did not record it); f1 (binary, positive class 1): that same predictor's F1;
+    mcc, spearman, pearson: 0, no relation.
+    """
+    if metric in ("mcc", "spearman", "pearson"):
+        return 0.0, "0 (no relation)"
+    levels = []
+    for r in rows:
+        acc, cls = r.get("majority_accuracy"), r.get("majority_class")
+        if not isinstance(acc, (int, float)) or math.isnan(acc):
+            continue
+        if metric == "accuracy":
+            levels.append(float(acc))
+        elif metric == "f1" and cls is not None:
+            levels.append(2 * acc / (1 + acc) if cls == 1 else 0.0)  # precision = share of 1s, recall 1
+    if not levels:
+        return None, "not recorded by these runs"
+    v = sum(levels) / len(levels)
+    return v, f"{v:.4f} (majority class)"
+
+
+def one_class_runs(rows: list[dict]) -> int:
+    """How many of the runs predict a single class on the test set."""
+    return sum(bool(r.get("predicts_one_class")) for r in rows)
