@@ -45,67 +45,23 @@ def test_splice_split_is_seeded(real_data_dir, monkeypatch):
 @pytest.mark.realdata
 @pytest.mark.parametrize("name, dev, test", [("h3", (735, 762), (742, 755)), ("h4", (823, 638), (814, 647)),
                                              ("h3k9ac", (1262, 1517), (1244, 1535))])
-def test_histone_gue_real_files_dev_split_into_train_validation(real_data_dir, monkeypatch, name, dev, test):
+def test_histone_gue_real_files_pooled_and_split_as_the_paper(real_data_dir, monkeypatch, name, dev, test):
     monkeypatch.setenv("DISC_DATA_DIR", str(real_data_dir))
     assert get_info(name).available()[0]
     ds = load_dataset(name)
+    n = sum(dev) + sum(test)
     counts = {s: ds.class_counts(s) for s in ("train", "validation", "test")}
-    assert (counts["test"]["0"], counts["test"]["1"]) == test
-    assert tuple(counts["train"][k] + counts["validation"][k] for k in "01") == dev
-    assert ds.sizes()["validation"] == pytest.approx(0.15 * sum(dev), abs=2)
+    # every example of both files, 90/5/5, stratified
+    assert tuple(sum(counts[s][k] for s in counts) for k in "01") == (dev[0] + test[0], dev[1] + test[1])
+    assert ds.sizes()["train"] == pytest.approx(0.90 * n, abs=3)
+    assert ds.sizes()["test"] == pytest.approx(0.05 * n, abs=3)
+    assert ds.sizes()["train"] > 1.8 * 0.85 * sum(dev)  # about twice the GUE split's training set
     assert {r.length for r in ds.records} == {500} and ds.alphabet == list("ACGT")
-    train = {r.symbols for r in ds.split("train")}
-    assert not train & {r.symbols for r in ds.split("test")}  # dev and test files are disjoint
-    assert any("no train.csv" in n for n in ds.notes)
-
-
-# ------------------------------------------------------------------------------------------ splice fixtures
-def _splice_file(tmp_path, lines):
-    p = tmp_path / "splice.txt"
-    p.write_text("".join(line + "\n" for line in lines))
-    return p
-
-
-def _splice_lines(n_per_class=20):
-    return [f"{c},  ID-{c}-{i},    {SEQ60}" for c in ("EI", "IE", "N") for i in range(n_per_class)]
-
-
-def test_read_splice_fixture_strips_fields_and_splits_90_5_5(tmp_path):
-    ds = read_splice(_splice_file(tmp_path, _splice_lines(20)))
-    assert ds.class_counts() == {"EI": 20, "IE": 20, "N": 20}
-    assert ds.sizes() == {"train": 54, "validation": 3, "test": 3}
-    assert ds.records[0].symbols == tuple(SEQ60)
-
-
-def test_splice_invalid_letter_names_file_and_line(tmp_path):
-    lines = _splice_lines(5)
-    lines[2] = f"EI, BAD-1, {SEQ60[:10]}X{SEQ60[11:]}"
-    p = _splice_file(tmp_path, lines)
-    with pytest.raises(DataError, match=r"splice\.txt, line 3: invalid letter 'X' at position 11") as err:
-        read_splice(p)
-    assert err.value.line == 3
-
-
-def test_splice_wrong_fields_unknown_class_empty_single_class(tmp_path):
-    lines = _splice_lines(5)
-    lines[4] = f"EI, {SEQ60}"
-    with pytest.raises(DataError, match=r"line 5: expected 3 comma-separated fields"):
-        read_splice(_splice_file(tmp_path, lines))
-    lines = _splice_lines(5)
-    lines[0] = f"XX, ID, {SEQ60}"
-    with pytest.raises(DataError, match=r"line 1: unknown class 'XX'"):
-        read_splice(_splice_file(tmp_path, lines))
-    with pytest.raises(DataError, match="splice.txt: the splice file is empty"):
-        read_splice(_splice_file(tmp_path, []))
-    with pytest.raises(DataError, match=r"only one class \(EI\)"):
-        read_splice(_splice_file(tmp_path, [f"EI, A{i}, {SEQ60}" for i in range(9)]))
-
-
-def test_splice_non_utf8_is_a_data_error(tmp_path):
-    p = tmp_path / "splice.txt"
-    p.write_bytes(f"EI, A, {SEQ60}\n".encode() + b"N, B, ACGT\xff\xfe\n")
-    with pytest.raises(DataError, match=r"line 2: byte 0xff .* not valid UTF-8"):
-        read_splice(p)
+    assert any("pooled" in n for n in ds.notes)
+    gue = read_histone_gue(real_data_dir / "dna_gue_emp" / {"h3": "H3", "h4": "H4", "h3k9ac": "H3K9ac"}[name],
+                           pool=False)
+    assert (gue.class_counts("test")["0"], gue.class_counts("test")["1"]) == test
+    assert not {r.symbols for r in gue.split("train")} & {r.symbols for r in gue.split("test")}
 
 
 # ------------------------------------------------------------------------------------------ histone fixtures
@@ -119,11 +75,14 @@ def _gue_folder(tmp_path, n=40, train=False):
     return d
 
 
-def test_gue_without_train_splits_dev_and_keeps_test(tmp_path):
+def test_gue_without_train_pools_dev_and_test_or_keeps_test(tmp_path):
     ds = read_histone_gue(_gue_folder(tmp_path, n=40), seed=1)
-    assert ds.sizes() == {"train": 34, "validation": 6, "test": 40}
-    assert ds.class_counts("validation") == {"0": 3, "1": 3}  # stratified
+    assert ds.sizes() == {"train": 72, "validation": 4, "test": 4}  # 80 pooled, 90/5/5
+    assert ds.class_counts("test") == {"0": 2, "1": 2}  # stratified
     assert read_histone_gue(tmp_path / "H3", seed=1).records == ds.records
+    kept = read_histone_gue(tmp_path / "H3", seed=1, pool=False)
+    assert kept.sizes() == {"train": 34, "validation": 6, "test": 40}
+    assert kept.class_counts("validation") == {"0": 3, "1": 3}
 
 
 def test_gue_with_train_uses_the_three_files(tmp_path):
@@ -178,7 +137,7 @@ def test_registered_histone_prefers_gue_and_falls_back_to_hilbert(tmp_path, monk
     assert load_dataset("h3").sizes()["train"] == 36  # Hilbert file, 90/5/5
     (tmp_path / "dna_gue_emp").mkdir()
     _gue_folder(tmp_path / "dna_gue_emp", n=40)
-    assert load_dataset("h3").sizes() == {"train": 34, "validation": 6, "test": 40}  # GUE wins
+    assert load_dataset("h3").sizes() == {"train": 72, "validation": 4, "test": 4}  # GUE wins (pooled)
 
 
 # ------------------------------------------------------------------------------------------ synthetic + splits

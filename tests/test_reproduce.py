@@ -37,10 +37,10 @@ def test_quick_profile_runs_every_cell_and_writes_the_report(quick, capsys):
     assert (base / "runs" / "pretrain-steps" / "checkpoints" / "step_0" / "config.json").exists()
     report = (base / "docs" / "REPORT.md").read_text()
     assert "## Non-text transfer (the paper's Table 2)" in report
-    assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| re-emb \| accuracy \| \d\.\d{4} ± \d\.\d{4} \| 2 \| n/a \|",
+    assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| re-emb \| accuracy \| \d\.\d{4} ± \d\.\d{4} \| 2 \| not in the paper \|",
                      report)
     assert "| splice-synthetic | pretrained > rand | 2 |" in report and "unused ≈ rand" in report
-    assert "`text/mrpc`: not run (0 of 4 cells)" in report  # missing cells are listed, not invented
+    assert "`text/mrpc` (pretrained, rand+shift): not run (0 of 4 cells)" in report  # missing cells listed, not invented
     assert "| splice-synthetic | 0 |" in report and "| splice-synthetic | 40 |" in report  # Figure 3 table
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     assert {"figures/loss_non-text_splice-synthetic.png", "figures/pretrain_steps_splice-synthetic.png"} <= set(links)
@@ -76,12 +76,41 @@ def test_report_only_and_bad_filter(quick, tmp_path, capsys):
 def test_plans_fit_their_budgets():
     hours = {p: sum(estimate_seconds(t, "all-MiniLM-L6-v2") for t in build_plan(p).tasks) / 3600 for p in PROFILES
              if p != "gpu"}
-    assert hours["quick"] < 0.2 and hours["mini"] < hours["laptop"] < 5
+    assert hours["quick"] < 0.2 and 2 < hours["laptop"] < 12
     laptop = build_plan("laptop")
-    assert all(len(t.seeds) >= 3 for t in laptop.tasks if t.study == "non-text")
-    assert {t.dataset for t in laptop.tasks if t.study == "text"} == {"mrpc", "rte", "stsb", "cola", "sst2"}
+    # the learning-rate grid first, then the core claims (an interrupted plan still publishes them) ...
+    keys = [t.key for t in laptop.tasks]
+    assert all(k.startswith("lr-grid/") for k in keys[:4])
+    assert keys[4:7] == ["text/stsb", "non-text/splice", "text-1pct/stsb"]
+    assert laptop.tasks[4].variants == ("pretrained+shift", "rand+shift")
+    # ... the long-sequence probes after every three-seed task
+    first_probe = min(i for i, t in enumerate(laptop.tasks) if t.study == "signal")
+    assert all(t.study in ("signal", "pretrain-steps") for t in laptop.tasks[first_probe:])
+    assert all(len(t.seeds) >= 3 for t in laptop.tasks if t.study in ("non-text", "text", "text-1pct"))
+    # nothing truncated below the task's own length, and whole epochs (or a stated step budget)
+    from disc_core.study.reproduce import TYPICAL_TOKENS
+
+    for t in laptop.tasks:
+        if t.study in ("non-text", "signal"):
+            assert t.overrides.get("max_length", 512) >= TYPICAL_TOKENS[t.dataset], t.key
     gpu = build_plan("gpu")
     assert gpu.model == "bert-base-uncased" and all(t.overrides.get("learning_rate") == 1e-5 for t in gpu.tasks)
+
+
+def test_shards_split_a_plan_without_running_a_cell_twice(tmp_path, monkeypatch):
+    from disc_core.study import reproduce as R
+
+    ran = []
+    monkeypatch.setattr(R, "run_comparison", lambda cfgs, sub, **kw: ran.extend(
+        (c.dataset, c.label, c.seed, c.num_threads) for c in cfgs) or [{"metric": "m", "score": 0.0, "steps": 0}])
+    monkeypatch.setattr(R, "_dataset_available", lambda name: (True, ""))
+    monkeypatch.setattr("disc_core.data.load_dataset", lambda name: object())
+    plan = build_plan("laptop", only=["text", "non-text/splice"])
+    every = [(c.dataset, c.label, c.seed) for t in plan.tasks for c in R.task_configs(t, plan.model)]
+    for i in range(3):
+        R.run_plan(plan, tmp_path, log=lambda *a: None, shard=(i, 3), num_threads=1)
+    assert sorted(r[:3] for r in ran) == sorted(every) and len(ran) == len(every)
+    assert {r[3] for r in ran} == {1}
 
 
 def _r(label, seed, score, ds="d"):

@@ -72,7 +72,8 @@ def store(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
-    rid = launch(_cfg(tiny_model, max_steps=150, checkpoint_steps=5), store=store)
+    # 600 steps: a tiny model runs them in seconds, longer than a `runs cancel` process takes to start on a loaded machine
+    rid = launch(_cfg(tiny_model, max_steps=600, checkpoint_steps=5), store=store)
     assert store.get(rid).status in ("queued", "running")
 
     def live():
@@ -82,7 +83,7 @@ def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
     info, events = _poll(live, "step events while the run is running")
     _assert_contiguous(events)
     assert _steps(events) == list(range(1, len(_steps(events)) + 1))
-    assert info.total_steps == 150 and info.last_loss is not None and info.eta_s is not None
+    assert info.total_steps == 600 and info.last_loss is not None and info.eta_s is not None
     newer = store.events(rid, since=events[-1]["seq"])  # incremental reads return only what is new
     assert all(e["seq"] > events[-1]["seq"] for e in newer)
 
@@ -101,14 +102,14 @@ def test_live_metrics_cancel_and_resume_from_checkpoint(store, tiny_model):
     assert resume(rid, store=store) == rid
     (info,) = wait(rid, store=store, timeout=DEADLINE_S)
     assert info.status == "finished", info.error
-    assert info.attempt == 2 and info.results["steps"] == 150 and "score" in info.results
+    assert info.attempt == 2 and info.results["steps"] == 600 and "score" in info.results
     events = store.events(rid)
     _assert_contiguous(events)
     assert events[:len(before)] == before  # nothing of the first attempt rewritten
     second = [e for e in events if e["attempt"] == 2]
     assert second[0]["kind"] == "start" and second[0]["start_step"] >= 5  # from a checkpoint, not step 0
     assert _steps(second)[0] == second[0]["start_step"] + 1 > 1
-    assert _steps(effective_events(events)) == list(range(1, 151))
+    assert _steps(effective_events(events)) == list(range(1, 601))
     with pytest.raises(RunStateError, match="only failed or cancelled"):
         resume(rid, store=store)
 
@@ -245,3 +246,190 @@ def test_store_survives_a_writer_killed_mid_write(store, tiny_model):
     store.append_event(rid, {"kind": "step", "step": info.n_events + 1})  # and it takes writes again
     assert store.get(rid).n_events == info.n_events + 1
     store.finish(rid, "cancelled")
+
+
+# --------------------------------------------------------------------------------------------
+# The classroom: one shared demo, the visible queue, group cancel, no zombies (issue 11)
+# --------------------------------------------------------------------------------------------
+
+class _Recorder:
+    """An executor that starts no worker: it records which runs were submitted."""
+
+    def __init__(self):
+        self.submitted: list[str] = []
+
+    def submit(self, store, run_id, resume=False):
+        self.submitted.append(run_id)
+
+    def cancel(self, store, info):
+        pass
+
+    def alive(self, info):
+        return None
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    from disc_core.runs import runner
+
+    rec = _Recorder()
+    monkeypatch.setattr(runner, "_executor", rec)
+    return rec
+
+
+_CREATE_ONCE = """
+import sys, threading
+from disc_core.engine.config import RunConfig
+from disc_core.runs.store import RunStore
+root, tag = sys.argv[1], sys.argv[2]
+got = []
+def press(k):
+    s = RunStore(root)  # a connection of its own, as every dashboard session has
+    cfgs = [RunConfig(dataset="splice-synthetic", variant=v, max_steps=5) for v in ("pretrained", "rand")]
+    got.append(s.create_group(cfgs, group=f"g-{tag}-{k}", key="demo/one").group)
+ts = [threading.Thread(target=press, args=(k,)) for k in range(6)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(" ".join(got))
+"""
+
+
+def test_find_or_create_makes_one_group_for_presses_from_many_processes_and_threads(store):
+    """Three processes of six threads each press at once: one group is created, everyone gets it."""
+    procs = [subprocess.Popen([sys.executable, "-c", _CREATE_ONCE, str(store.root), str(p)], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(3)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=DEADLINE_S)
+        assert p.returncode == 0, err
+        outs += out.split()
+    assert len(outs) == 18 and len(set(outs)) == 1
+    assert store.groups() == outs[:1] and len(store.list()) == 2  # one group of two runs, nothing else
+    assert store.keyed("demo/one").group == outs[0]
+
+
+def test_demo_is_joined_while_it_runs_and_started_fresh_only_when_asked(store, recorder):
+    from disc_core.study.demo import DEMOS, JOIN_S, current_demo, start_demo
+
+    first = start_demo("splice", store=store)
+    assert first.created and len(first.ids) == len(DEMOS["splice"].variants)
+    assert recorder.submitted == first.ids  # only the creator starts workers
+    again = start_demo("splice", store=store)
+    assert not again.created and again.group == first.group and recorder.submitted == first.ids
+    assert current_demo("splice", store=store) == first.group
+    # the demo is recorded with its size, for the queue's estimates
+    assert store.get(first.ids[0]).plan["steps"] == DEMOS["splice"].steps
+    # finished a moment ago: still joined; finished long ago, or cancelled: a press starts a new one
+    for rid in first.ids:
+        store.update(rid, status="running")
+        store.finish(rid, "finished", results={"score": 0.5})
+    assert start_demo("splice", store=store).group == first.group
+    for rid in first.ids:
+        store.update(rid, finished=time.time() - JOIN_S - 1)
+    later = start_demo("splice", store=store)
+    assert later.created and later.group != first.group
+    fresh = start_demo("splice", fresh=True, store=store)  # asked for explicitly: a new one even so
+    assert fresh.created and fresh.group not in (first.group, later.group)
+    assert len(store.groups()) == 3 and all(len(store.list(group=g)) == 3 for g in store.groups())
+    for rid in later.ids + fresh.ids:
+        store.finish(rid, "cancelled")
+
+
+def _finished(store, cfg, tokens_per_s=1000.0, tokens=20_000, wall=30.0, examples=400, **results):
+    rid = store.create(cfg)
+    store.update(rid, status="running", host=HOST_NAME, started=time.time() - wall)
+    store.finish(rid, "finished", results={"metric": "accuracy", "score": 0.5, "tokens_per_s": tokens_per_s,
+                                           "tokens_seen": tokens, "examples_seen": examples, "wall_time_s": wall,
+                                           "total_steps": 20, **results})
+    return rid
+
+
+HOST_NAME = __import__("socket").gethostname()
+
+
+def test_queue_view_places_runs_and_estimates_from_measured_speed(store, tiny_model):
+    from disc_core.runs.queue import DEFAULT_TOKENS_PER_S, about, group_progress, measure_speed, queue_view
+
+    # nothing finished yet: the stated default
+    sp = measure_speed(tiny_model, store=store)
+    assert not sp.measured and "default" in sp.describe()
+    # measured: 1000 tokens/s, and 30 s of wall time of which 20 s trained -> 10 s of overhead per run
+    cfg = _cfg(tiny_model, max_steps=20, per_device_train_batch_size=10, max_length=64)
+    _finished(store, cfg, tokens_per_s=500.0, tokens=10_000, wall=25.0)  # older; the newest 5 count
+    _finished(store, cfg)
+    _finished(store, cfg)
+    sp = measure_speed(tiny_model, store=store)
+    assert sp.measured and sp.tokens_per_s == 1000.0 and sp.overhead_s == pytest.approx(10.0)
+    assert sp.tokens_per_s != DEFAULT_TOKENS_PER_S and "measured on this machine" in sp.describe()
+
+    # one running run (60 s of ETA left), then a group of two queued behind it, one slot
+    running = store.create(cfg, group="first")
+    store.update(running, status="running", started=time.time(), step=5, eta_s=60.0, total_steps=20)
+    q = [store.create(cfg.replace(seed=s), group="second", plan={"steps": 20, "tokens_per_example": 50})
+         for s in (1, 2)]
+    for rid in [running, *q]:
+        store.beat(rid)  # alive, as far as the store can tell
+    view = queue_view(store, n_slots=1)
+    assert [e.id for e in view.entries] == [running, *q]
+    a, b = view.of(q[0]), view.of(q[1])
+    per_run = 10.0 + 20 * 10 * 50 / 1000.0  # overhead + steps x batch x tokens / speed = 20 s
+    assert a.ahead == 1 and b.ahead == 2
+    assert a.starts_in_s == pytest.approx(60.0 + 0.25 * 10.0)  # the running run's ETA and its test
+    assert b.starts_in_s == pytest.approx(a.starts_in_s + per_run) and b.run_s == pytest.approx(per_run)
+    assert view.free_in_s == pytest.approx(b.ends_in_s)
+    assert b.describe() == f"queued · 2 runs ahead, starts in {about(b.starts_in_s)}"
+    assert about(b.starts_in_s) == "about 1 min" and about(30) == "under a minute" and about(3900) == "about 1 h 05 min"
+    prog = group_progress(store.list(group="second"), view, store.list())
+    assert prog.total_steps == 40 and prog.done_steps == 0 and prog.ends_in_s == pytest.approx(b.ends_in_s)
+    assert "2 queued" in prog.describe() and "done in about" in prog.describe()
+    # two slots: the first queued run starts at once
+    assert queue_view(store, n_slots=2).of(q[0]).starts_in_s == 0.0
+    for rid in [running, *q]:
+        store.finish(rid, "cancelled")
+
+
+def test_estimate_plan_counts_steps_and_warns(store, tiny_model):
+    from disc_core.study.estimate import LONG_PLAN_S, estimate_plan, plan_steps
+
+    base = RunConfig(dataset="splice-synthetic", model_name_or_path=tiny_model)
+    assert plan_steps(base, 2700) == 255  # 3 epochs of ceil(2700 / 32) = 85 steps
+    assert plan_steps(base.replace(train_fraction=0.01), 5749) == 6
+    est = estimate_plan([base.replace(max_steps=100, seed=s) for s in (1, 2)], store=store)
+    assert est.n_runs == 2 and est.steps == [100, 100] and est.total_steps == 200
+    assert "2 runs × 100 steps = 200 steps" in est.describe()
+    assert any("majority class" in w for w in est.warnings)  # 1e-5 with 100 steps
+    assert not estimate_plan([base.replace(max_steps=100, learning_rate=1e-4)], store=store).warnings
+    minilm = RunConfig(dataset="splice-synthetic")  # the bundled MiniLM: no run of it here, the default speed
+    long = estimate_plan([minilm.replace(max_steps=100_000, learning_rate=1e-4)], store=store)
+    assert not long.speed.measured
+    assert long.total_s > LONG_PLAN_S and "more than 30 min" in long.warnings[0]
+    assert est.plans()[0] == {"steps": 100, "tokens_per_example": round(est.tokens_per_example, 1)}
+
+
+@pytest.mark.slow
+def test_cancel_group_stops_running_and_queued_runs(store, tiny_model, monkeypatch):
+    from disc_core.runs.runner import launch_group
+
+    monkeypatch.setenv("DISC_MAX_CONCURRENT", "1")
+    ids = launch_group([_cfg(tiny_model, max_steps=100_000, seed=s, group="big") for s in (1, 2, 3)], store=store)
+    _poll(lambda: store.get(ids[0]).status == "running" and all(store.get(i).heartbeat for i in ids),
+          "the first run running and the others' workers waiting")
+    assert [store.get(i).status for i in ids] == ["running", "queued", "queued"]
+    pids = [store.get(i).pid for i in ids]
+    assert cli_main(["runs", "cancel", "--group", "big"]) == 0
+    assert [store.get(i).status for i in ids] == ["cancelled"] * 3
+    assert all(_gone(p) for p in pids)
+    assert cli_main(["runs", "cancel", "--group", "big"]) == 1  # nothing left to cancel
+
+
+@pytest.mark.slow
+def test_finished_workers_are_reaped_not_left_as_zombies(store, tiny_model):
+    rid = launch(_cfg(tiny_model, dataset="no-such-dataset", max_steps=5), store=store)
+    pid = _poll(lambda: store.get(rid).pid, "the worker's pid")
+    (info,) = wait(rid, store=store, timeout=DEADLINE_S)
+    assert info.status == "failed"
+
+    def reaped():  # no process at all: not even a zombie waiting for its parent
+        return not psutil.pid_exists(pid) or psutil.Process(pid).ppid() != os.getpid()
+
+    _poll(reaped, "the ended worker to be reaped")

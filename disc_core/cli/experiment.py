@@ -14,11 +14,12 @@ import time
 import typing
 from pathlib import Path
 
+from .data import require_dataset
 from .main import command
 from ..engine.config import RunConfig
 from ..runs.store import runs_root
 
-__all__ = ["add_config_flags", "config_from_args"]
+__all__ = ["add_config_flags", "config_from_args", "describe_result"]
 
 _SKIP = {"dataset", "variant", "seed", "tags", "group"}
 
@@ -54,10 +55,56 @@ def config_from_args(args, **fixed) -> RunConfig:
     return RunConfig(**overrides)
 
 
+def describe_result(res: dict, cfg: RunConfig) -> list[str]:
+    """What one run's test score rests on, in a few lines: where training stopped and which step's weights
+    were scored, how many examples (pieces) the score counts, the majority-class level, a flag when the model
+    predicts one class, and how many sequences ``--max-length`` cut. Results of older runs show what they hold."""
+    test = res.get("test") or {}
+    pieces = f" ({test['n_groups']} pieces, voting over segments)" if test.get("n_groups") else ""
+    n = res.get("n_test_scored", test.get("n", "?"))
+    lines = [f"{res['label']} seed {res['seed']}: test {res['metric']} {res['score']:.4f} on {n} test examples{pieces}"]
+    steps, total = res.get("steps"), res.get("total_steps")
+    if steps is not None:
+        ran = (f"stopped early at step {steps} of {total} (no better validation score)" if res.get("stopped_early")
+               else f"ran {steps} of {total} steps")
+        at = res.get("weights_step")
+        if at is None:
+            weights = ""
+        elif at == steps:
+            weights = "; the scored weights are the last step's"
+        else:
+            best = res.get("best_validation")
+            weights = f"; the scored weights are from step {at}" + (
+                f" (best validation {res['metric']} {best:.4f})" if isinstance(best, (int, float)) else "")
+        lines.append(f"  training: {ran}{weights}")
+    base = res.get("baseline") or {}
+    if base.get("chosen"):  # kmer-lr: no steps; what validation chose instead
+        chosen = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in base["chosen"].items()
+                           if k != "fit_s")
+        lines.append(f"  training: {res.get('no_steps', 'no optimiser steps')}; chosen on validation: {chosen}")
+    if res.get("train_time_s") is not None:
+        lines.append(f"  training time {res['train_time_s']:.1f} s" + (
+            f" ({base['parameters']:,} weights)" if base.get("parameters") else ""))
+    if "majority_accuracy" in res:
+        lines.append(f"  majority class {res.get('majority_label', res['majority_class'])!r} alone: accuracy "
+                     f"{res['majority_accuracy']:.4f} on the same test {'pieces' if pieces else 'examples'}")
+    if res.get("predicts_one_class"):
+        lines.append("  WARNING: the model predicts one class for every test "
+                     f"{'piece' if pieces else 'example'}: it has learned nothing beyond a constant guess")
+    cut = res.get("n_truncated")
+    if cut is not None:
+        total_cut = sum(cut.values())
+        lines.append(f"  --max-length {cfg.max_length}: " + (
+            f"{total_cut} sequences were cut (" + ", ".join(f"{k} {v}" for k, v in cut.items()) + ")"
+            if total_cut else "no sequence was cut"))
+    return lines
+
+
 @command("run", "fine-tune one model variant on one dataset and write a run folder")
 def _run(p):
     p.add_argument("dataset")
-    p.add_argument("--variant", default=None, help="pretrained, rand, re-emb, unused (text: +shift / +random-shift)")
+    p.add_argument("--variant", default=None, help="pretrained, rand, re-emb, unused (text: +shift / +random-shift); "
+                   "baselines without BERT: kmer-lr, cnn")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--out", help="run folder (default: <runs root>/<dataset>/<variant>/seed<N>)")
     p.add_argument("--resume", action="store_true", help="continue from the folder's last checkpoint")
@@ -69,10 +116,12 @@ def _run(p):
         from ..engine.events import TqdmListener
         from ..engine.experiment import run_experiment
 
-        cfg = config_from_args(args, dataset=args.dataset, variant=args.variant, seed=args.seed)
+        # the name is checked before any folder is made (a file given as the dataset writes nothing)
+        cfg = config_from_args(args, dataset=require_dataset(args.dataset), variant=args.variant, seed=args.seed)
         out = Path(args.out) if args.out else cell_dir(runs_root(), cfg)
         listeners = [] if args.quiet else [TqdmListener(desc=f"{cfg.dataset}/{cfg.label}/seed{cfg.seed}")]
         res = run_experiment(cfg, out, listeners=listeners, resume=args.resume)
+        print("\n".join(describe_result(res, cfg)))
         print(json.dumps({"run_dir": str(out), "metric": res["metric"], "score": res["score"],
                           "test": res["test"], "steps": res["steps"]}, indent=2))
         return 0
@@ -84,7 +133,8 @@ def _run(p):
 def _compare(p):
     p.add_argument("dataset")
     p.add_argument("--variants", nargs="+", default=["pretrained", "rand", "re-emb"],
-                   help="cells to run (text datasets may add +shift / +random-shift)")
+                   help="cells to run (text datasets may add +shift / +random-shift); kmer-lr and cnn are "
+                        "discipline-specific baselines without BERT, on the same split")
     p.add_argument("--seeds", nargs="+", type=int, default=[1],
                    help="seed values (a single number N means seeds 1..N)")
     p.add_argument("--out", help="comparison root (default: the runs root; background runs always live in "
@@ -101,7 +151,7 @@ def _compare(p):
         from ..engine.events import TqdmListener
 
         seeds = list(range(1, args.seeds[0] + 1)) if len(args.seeds) == 1 else args.seeds
-        base = config_from_args(args, dataset=args.dataset)
+        base = config_from_args(args, dataset=require_dataset(args.dataset))  # before anything is written
         from ..runs.store import new_run_id
 
         # unique even for two comparisons launched in the same second
@@ -119,9 +169,12 @@ def _compare(p):
             print(f"queued {len(ids)} runs in group {group}: {', '.join(ids)}")
             print("watch them with `python -m disc_core runs list` or on the dashboard's Runs page")
             return 0
-        results = run_comparison(configs, root, reuse=not args.no_reuse,
+        results = run_comparison(configs, root, reuse=not args.no_reuse, log=print,
                                  listeners_for=lambda c: [TqdmListener(desc=f"{c.label}/seed{c.seed}")])
-        table = summarize(results)
+        # results.json has no data fraction or model: give summarize the configs' so that the paper's column is
+        # the matching setting (train_fraction 0.01 -> "shift 1000 1% data") and model rows (BERT / ALBERT)
+        table = summarize([{**r, "train_fraction": c.train_fraction, "model": c.model_name_or_path}
+                           for r, c in zip(results, configs)])
         print()
         print(to_markdown(table))
         print()
@@ -130,6 +183,9 @@ def _compare(p):
             table.to_csv(args.csv, index=False)
         if args.markdown:
             Path(args.markdown).write_text(to_markdown(table) + "\n", encoding="utf-8")
+        print("\nwhat each score rests on:")
+        for r, c in zip(results, configs):
+            print("\n".join(describe_result(r, c)))
         return 0
 
     return run

@@ -63,6 +63,12 @@ def _reproduce(p: argparse.ArgumentParser):
                                                               "the finished runs")
     p.add_argument("--no-report", action="store_true", help="run, but do not write the report")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its time estimate, run nothing")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="run the plan as N processes side by side, each on cores/N threads (every N-th cell "
+                        "each, in plan order); on a 2-core CPU two one-thread runs do more work than one "
+                        "two-thread run (benchmarks/RESULTS.md)")
+    p.add_argument("--shard", default=None, metavar="I/N", help=argparse.SUPPRESS)  # one process of --jobs
+    p.add_argument("--num-threads", type=int, default=None, help="torch threads per run (default: the plan's)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stdout.isatty(),
                    help="a progress bar per run (default: when writing to a terminal)")
 
@@ -83,8 +89,12 @@ def _reproduce(p: argparse.ArgumentParser):
             total = sum(estimate_seconds(t, plan.model) for t in plan.tasks)
             print(f"\nestimated {total / 3600:.1f} h of an idle 2-core CPU; runs go to {root}")
             return 0
-        if not args.report_only:
-            counts = run_plan(plan, root, log=_log, listeners_for=_progress(args), corpus=args.corpus)
+        if not args.report_only and args.jobs > 1 and not args.shard:
+            _run_jobs(args, root)
+        elif not args.report_only:
+            shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else (0, 1)
+            counts = run_plan(plan, root, log=_log, listeners_for=_progress(args), corpus=args.corpus,
+                              shard=shard, num_threads=args.num_threads)
             print(f"ran {counts['ran']} cells, reused {counts['reused']}"
                   + (f"; skipped (see above): {', '.join(counts['skipped'])}" if counts["skipped"] else ""))
         if args.no_report:
@@ -109,6 +119,45 @@ def _reproduce(p: argparse.ArgumentParser):
         return 0
 
     return run
+
+
+def _run_jobs(args, root: Path) -> None:
+    """``--jobs N``: N copies of this command, each with ``--shard i/N`` and cores/N threads; their output
+    goes to ``<root>/jobs/shard-<i>.log``. Waits for all; an interrupt stops all."""
+    import os
+    import subprocess
+    import time
+
+    n = args.jobs
+    threads = args.num_threads or max(1, (os.cpu_count() or 2) // n)
+    argv = [a for a in sys.argv[1:]]
+    if "--jobs" in argv:  # drop "--jobs N" / "--jobs=N"
+        i = argv.index("--jobs")
+        del argv[i:i + 2]
+    argv = [a for a in argv if not a.startswith("--jobs=")]
+    logs = root / "jobs"
+    logs.mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i in range(n):
+        cmd = [sys.executable, "-m", "disc_core", *argv, "--shard", f"{i}/{n}", "--num-threads", str(threads),
+               "--no-report", "--no-progress"]
+        log = open(logs / f"shard-{i}.log", "ab")
+        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                       env={**os.environ, "OMP_NUM_THREADS": str(threads)}), log))
+        print(f"shard {i}/{n}: {threads} thread(s), log {logs / f'shard-{i}.log'}")
+    try:
+        while any(p.poll() is None for p, _ in procs):
+            time.sleep(2)
+    except KeyboardInterrupt:
+        for p, _ in procs:
+            p.terminate()
+        raise
+    finally:
+        for _, log in procs:
+            log.close()
+    failed = [i for i, (p, _) in enumerate(procs) if p.returncode]
+    if failed:
+        print(f"shards {failed} exited with an error: see their logs", file=sys.stderr)
 
 
 @command("pretrain", "MLM-pre-train a small BERT with checkpoints (or take given ones) and fine-tune each "

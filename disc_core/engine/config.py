@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .models import DEFAULT_MODEL
 
-__all__ = ["RunConfig", "VARIANTS", "TEXT_SHIFTS", "parse_variant"]
+__all__ = ["RunConfig", "VARIANTS", "BASELINES", "TEXT_SHIFTS", "parse_variant"]
 
 #: Initialisation variants (the paper's Section 3): what is loaded before fine-tuning.
 VARIANTS = {
@@ -24,6 +24,12 @@ VARIANTS = {
     "re-emb": "pretrained, with the word-embedding matrix re-initialised",
     "unused": "pretrained, with the non-text symbols mapped onto BERT's [unused*] tokens",
 }
+#: Discipline-specific baselines (engine.baselines): no BERT, the same data, splits, metrics and run folders.
+BASELINES = {
+    "kmer-lr": "baseline: k-mer counts (k chosen on validation) into a logistic / ridge regression; no steps",
+    "cnn": "baseline: a small 1-D dilated CNN over the same symbol ids (~1M weights), trained from scratch",
+}
+VARIANTS.update(BASELINES)
 #: Text token shifts (the paper's Table 1): how text token ids are remapped before the model sees them.
 TEXT_SHIFTS = ("none", "shift", "random-shift")
 
@@ -69,6 +75,8 @@ class RunConfig:
     lr_scheduler_type: str = "linear"
     warmup_steps: int = 0
     max_grad_norm: float | None = None
+    #: the cnn baseline's own learning rate: a small network trained from scratch barely moves at BERT's 1e-5
+    cnn_learning_rate: float = 1e-3
     num_train_epochs: float = 3.0
     max_steps: int | None = None
     gradient_accumulation_steps: int = 1
@@ -77,7 +85,13 @@ class RunConfig:
     # evaluation and early stopping
     eval_steps: int | None = None
     early_stopping_patience: int | None = None
+    #: validation during training runs on a seeded sample of at most this many examples (whole pieces kept
+    #: together); the test set is scored once, at the end, in full unless ``max_test_examples`` caps it
     max_eval_examples: int | None = None
+    max_test_examples: int | None = None
+    #: score a seeded sample of this many training examples at the end (split "train"): how well the model
+    #: fits, the paper's criterion for choosing its learning rate (rand's training F1 on MRPC)
+    eval_train_examples: int | None = None
     # reproducibility and hardware
     seed: int = 42
     device: str = "auto"
@@ -104,10 +118,14 @@ class RunConfig:
         for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in ("learning_rate", "cnn_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
+        for name in ("max_eval_examples", "max_test_examples", "eval_train_examples"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1 (or unset), got {getattr(self, name)}")
         if self.lr_scheduler_type not in ("linear", "constant"):
             raise ConfigError(f"lr_scheduler_type must be linear or constant, not {self.lr_scheduler_type!r}")
 

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import RunConfig
+from .config import BASELINES, RunConfig
 from ..data import load_dataset
 from ..data.base import Dataset
 from .encoding import Encoded, build_mapping, encode_records
 from .events import EvalLogged, JsonlListener, RunFinished, emit
+from .metrics import prediction_checks
 from .models import load_tokenizer, resolve_model
 
 __all__ = ["run_experiment", "load_run", "load_finetuned", "set_seed", "prepare_data", "read_metrics"]
@@ -82,16 +83,40 @@ def _cap(enc: Encoded, limit: int | None, seed: int) -> Encoded:
     return enc.subset([i for i, g in enumerate(enc.groups) if g in chosen])
 
 
+#: Encoded splits of the last few (dataset, tokenizer, mapping, max_length): the cells of a plan that differ
+#: only in variant or seed (pretrained+shift and rand+shift, three seeds) encode their data once.
+_ENCODED: dict[tuple, dict[str, Encoded]] = {}
+_ENCODED_MAX = 4
+
+
+def _encoded_splits(ds: Dataset, tok, mapping, max_length: int) -> dict[str, Encoded]:
+    key = (id(ds), ds.name, getattr(tok, "name_or_path", ""), len(tok),
+           json.dumps(mapping.to_dict(), sort_keys=True, default=str), max_length)
+    if key not in _ENCODED:
+        while len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.pop(next(iter(_ENCODED)))
+        _ENCODED[key] = {s: encode_records(ds.split(s), tok, mapping, max_length, ds.task)
+                         for s in ("train", "validation", "test")}
+    return dict(_ENCODED[key])  # the caller's subsample and caps make new Encoded objects
+
+
 def prepare_data(cfg: RunConfig, dataset: Dataset | None = None):
-    """Dataset, tokenizer, mapping and the encoded train/validation/test splits for ``cfg``."""
+    """Dataset, tokenizer, mapping and the encoded train/validation/test splits for ``cfg``.
+
+    A ``dataset`` passed in (as a plan passes one to all cells of a task) is encoded once per mapping and
+    ``max_length``, and reused by later cells in this process.
+    """
     ds = dataset or load_dataset(cfg.dataset)
     tok = load_tokenizer(cfg.model_name_or_path)
     mapping = build_mapping(cfg, ds, tok)
-    enc = {s: encode_records(ds.split(s), tok, mapping, cfg.max_length, ds.task)
-           for s in ("train", "validation", "test")}
+    if dataset is not None:
+        enc = _encoded_splits(ds, tok, mapping, cfg.max_length)
+    else:
+        enc = {s: encode_records(ds.split(s), tok, mapping, cfg.max_length, ds.task)
+               for s in ("train", "validation", "test")}
     enc["train"] = _subsample(enc["train"], cfg.train_fraction, cfg.seed, ds.task)
     enc["validation"] = _cap(enc["validation"], cfg.max_eval_examples, cfg.seed)
-    enc["test"] = _cap(enc["test"], cfg.max_eval_examples, cfg.seed)
+    enc["test"] = _cap(enc["test"], cfg.max_test_examples, cfg.seed)
     return ds, tok, mapping, enc
 
 
@@ -137,9 +162,14 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
     set_seed(cfg.seed)
     t0 = time.time()
     ds, tok, mapping, enc = prepare_data(cfg, dataset)
-    model = build_model(cfg.model_name_or_path, cfg.variant, ds.num_labels, ds.task, seed=cfg.seed)
+    baseline = cfg.variant in BASELINES  # no BERT: engine.baselines fits it on the same encoded splits
+    model = None if baseline else build_model(cfg.model_name_or_path, cfg.variant, ds.num_labels, ds.task,
+                                              seed=cfg.seed)
+    prep_s = time.time() - t0  # data, encoding and the model: where a run's time goes
     ref = resolve_model(cfg.model_name_or_path)
-    resolved = {"model": ref.describe(), "dataset": ds.summary(), "mapping_basis": getattr(mapping, "basis", None),
+    fingerprint = ds.fingerprint()  # a finished run is reused only for the same data (study.compare.cell_state)
+    resolved = {"model": ref.describe(), "dataset": ds.summary(), "dataset_fingerprint": fingerprint,
+                "mapping_basis": getattr(mapping, "basis", None),
                 "n_train": len(enc["train"]), "n_validation": len(enc["validation"]), "n_test": len(enc["test"]),
                 "truncated": {s: e.n_truncated for s, e in enc.items()},
                 "python": platform.python_version(), "torch": torch.__version__,
@@ -154,18 +184,47 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
         metrics_path.unlink()
     listeners = [JsonlListener(metrics_path), *listeners]
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    summary = fine_tune(model, enc["train"], enc["validation"], cfg, ds.task, ds.metric, pad_id, listeners,
-                        select_best=not ds.is_text,
-                        checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None, resume=resume)
     device = pick_device(cfg.device)
-    test_metrics, _ = evaluate(model, enc["test"], ds.task, cfg.per_device_eval_batch_size, device, pad_id, cfg.bf16)
-    emit(listeners, EvalLogged(step=summary["steps"], split="test", metrics=test_metrics,
+    if baseline:
+        from .baselines import fit_baseline
+
+        fitted, summary = fit_baseline(cfg, ds, enc, listeners, resume=resume,
+                                       checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None)
+        score = fitted.score
+    else:
+        summary = fine_tune(model, enc["train"], enc["validation"], cfg, ds.task, ds.metric, pad_id, listeners,
+                            select_best=not ds.is_text,
+                            checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None, resume=resume)
+
+        def score(e: Encoded):
+            return evaluate(model, e, ds.task, cfg.per_device_eval_batch_size, device, pad_id, cfg.bf16)
+    t_test = time.time()
+    test_metrics, test_logits = score(enc["test"])
+    emit(listeners, EvalLogged(step=summary["steps"] or 0, split="test", metrics=test_metrics,
                                elapsed_s=time.time() - t0))
     results = {"dataset": ds.name, "variant": cfg.variant, "label": cfg.label, "seed": cfg.seed,
                "metric": ds.metric, "score": test_metrics[ds.metric], "test": test_metrics, **summary,
-               "wall_time_s": time.time() - t0}
+               "n_test_scored": len(enc["test"]), "prep_time_s": prep_s, "test_time_s": time.time() - t_test}
+    # what the score rests on, for the run's summary: the weights' step (the best validation step when the
+    # loop keeps it), the data, the majority-class level, whether one class is all it predicts
+    checks = prediction_checks(ds.task, test_logits, enc["test"].labels, enc["train"].labels, enc["test"].groups)
+    results.update(checks, dataset_fingerprint=fingerprint,  # text: the tokenizer truncates, uncounted (None)
+                   n_truncated=None if ds.is_text else {s: e.n_truncated for s, e in enc.items()},
+                   weights_step=summary["best_step"] if not ds.is_text and len(enc["validation"]) else summary["steps"])
+    if "majority_class" in checks:
+        results["majority_label"] = ds.label_names[checks["majority_class"]]
+    if cfg.eval_train_examples:
+        sample = _cap(enc["train"], cfg.eval_train_examples, cfg.seed + 1)
+        train_metrics, _ = score(sample)
+        emit(listeners, EvalLogged(step=summary["steps"] or 0, split="train", metrics=train_metrics,
+                                   elapsed_s=time.time() - t0))
+        results["train"] = train_metrics
+    results["wall_time_s"] = time.time() - t0
     if cfg.save_model:
-        model.save_pretrained(run_dir / "model", safe_serialization=True)
+        if baseline:
+            fitted.save(run_dir / "model")
+        else:
+            model.save_pretrained(run_dir / "model", safe_serialization=True)
         tok.save_pretrained(run_dir / "model")
     _write_json(run_dir / "results.json", results)
     emit(listeners, RunFinished(results=results))

@@ -152,6 +152,7 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
     t0 = time.perf_counter()
     tok_window, t_window = 0, time.perf_counter()
     val_metrics: dict = {}
+    val_time = 0.0  # seconds spent on validation inside the loop (where a run's time goes)
     stopped_early = False
     while st.step < total and not stopped_early:
         epoch = st.step // steps_per_epoch
@@ -187,6 +188,7 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
                                            elapsed_s=now - t0))
                 tok_window, t_window = 0, now
             if val is not None and len(val) and (st.step % eval_every == 0 or st.step == total):
+                t_val = time.perf_counter()
                 val_metrics, _ = evaluate(model, val, task, cfg.per_device_eval_batch_size, device, pad_id, cfg.bf16)
                 emit(listeners, EvalLogged(step=st.step, split="validation", metrics=val_metrics,
                                            elapsed_s=time.perf_counter() - t0))
@@ -202,6 +204,7 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
                     if select_best and patience and st.bad_evals >= patience:
                         stopped_early = True
                 t_window = time.perf_counter()  # evaluation time is not training throughput
+                val_time += t_window - t_val
             if ckpt is not None and cfg.checkpoint_steps and st.step % cfg.checkpoint_steps == 0:
                 _save_checkpoint(ckpt, model, opt, sched, st, best_state)
             if st.step >= total or stopped_early:
@@ -212,5 +215,6 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
     return {"steps": st.step, "total_steps": total, "best_step": st.best_step if val is not None else st.step,
             "best_validation": st.best_metric if val is not None else None, "stopped_early": stopped_early,
             "examples_seen": st.examples_seen, "tokens_seen": st.tokens_seen, "train_time_s": train_time,
-            "tokens_per_s": st.tokens_seen / max(train_time, 1e-9), "device": str(device),
+            "validation_time_s": val_time,
+            "tokens_per_s": st.tokens_seen / max(train_time - val_time, 1e-9), "device": str(device),
             "last_validation": val_metrics}

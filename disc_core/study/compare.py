@@ -4,7 +4,8 @@
 ``run_comparison`` runs them in this process one after another (the background runner runs the
 same configs as separate processes), reusing finished cells so a comparison can run in pieces;
 ``summarize`` turns results into the table (mean +/- std over seeds, number of runs, the paper's
-number) and ``paired_test`` says whether one variant beats another across seeds.
+number for the same setting: full data or 1%, on our 0-1 scale and as printed) and ``paired_test``
+says whether one variant beats another across seeds. Both use the paper's metric (:func:`headline`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..engine.config import RunConfig, parse_variant
-from .paper import PAPER_TASKS, paper_row
+from ..engine.config import BASELINES, RunConfig, parse_variant
+from .paper import PAPER_TASKS, PaperCell, paper_cell, paper_metric, paper_model, paper_setting
 
-__all__ = ["comparison_configs", "cell_dir", "run_comparison", "collect_results", "summarize",
-           "to_markdown", "paired_test"]
+__all__ = ["comparison_configs", "cell_dir", "run_comparison", "collect_results", "headline", "summarize",
+           "to_markdown", "paper_text", "PAPER_COLUMN", "paired_test", "train_time_text"]
 
 
 def comparison_configs(base: RunConfig, variants: list[str], seeds: list[int], group: str | None = None) -> list[RunConfig]:
@@ -48,10 +49,14 @@ NOT_RESULT_FIELDS = frozenset({"device", "num_threads", "save_model", "logging_s
                                "checkpoint_steps", "per_device_eval_batch_size"})
 
 
-def cell_state(d: str | Path, cfg: RunConfig) -> str:
+def cell_state(d: str | Path, cfg: RunConfig, fingerprint: str | None = None) -> str:
     """``"missing"`` (no results), ``"done"`` (results of this config) or ``"stale"`` (results of another
     config in the same place: a plan whose budget changed). Fields of :data:`NOT_RESULT_FIELDS` are ignored;
-    a cell without a readable ``config.json`` counts as done (nothing to compare)."""
+    a cell without a readable ``config.json`` counts as done (nothing to compare).
+
+    With ``fingerprint`` (the dataset's :meth:`~disc_core.data.base.Dataset.fingerprint` now), results of
+    other data are ``"stale"`` too: a dataset re-imported under the same name is run again. A run recorded
+    before runs kept their data's fingerprint is not judged on its data."""
     d = Path(d)
     if not (d / "results.json").exists():
         return "missing"
@@ -61,7 +66,17 @@ def cell_state(d: str | Path, cfg: RunConfig) -> str:
         return "done"
     new = cfg.to_dict()
     same = all(old.get(k) == new.get(k) for k in set(old) | set(new) if k not in NOT_RESULT_FIELDS)
-    return "done" if same else "stale"
+    if not same:
+        return "stale"
+    return "stale" if fingerprint is not None and recorded_fingerprint(d) not in (None, fingerprint) else "done"
+
+
+def recorded_fingerprint(d: str | Path) -> str | None:
+    """The dataset fingerprint a finished run recorded in its ``results.json`` (None: none recorded)."""
+    try:
+        return json.loads((Path(d) / "results.json").read_text(encoding="utf-8")).get("dataset_fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 _ASIDE_STAMP: str | None = None
@@ -83,24 +98,37 @@ def set_aside(root: str | Path, d: str | Path) -> Path:
 
 def run_comparison(configs: list[RunConfig], root: str | Path, listeners_for=None, reuse: bool = True,
                    dataset=None, log=None) -> list[dict]:
-    """Run every config in this process. With ``reuse`` a finished cell of the same config is reused; a
-    finished cell of another config (see :func:`cell_state`) is set aside and run again."""
+    """Run every config in this process. With ``reuse`` a finished cell of the same config on the same data
+    (the dataset's fingerprint) is reused; a finished cell of another config or other data (see
+    :func:`cell_state`) is set aside and run again. ``log`` hears of each cell set aside and, when any is
+    reused, ``reused N of M cells``."""
+    from ..data import load_dataset
     from ..engine.experiment import run_experiment
 
-    results = []
+    results, reused, loaded = [], 0, {}
     for cfg in configs:
         d = cell_dir(root, cfg)
         res_path = d / "results.json"
         state = cell_state(d, cfg) if reuse else "missing"
+        why = "its config changed"
+        if state == "done":  # the same config; is it the same data? (the dataset loaded once, only to know)
+            ds = dataset if dataset is not None else loaded.get(cfg.dataset)
+            if ds is None:
+                ds = loaded[cfg.dataset] = load_dataset(cfg.dataset)
+            state = cell_state(d, cfg, ds.fingerprint())
+            why = "its dataset's content or split changed (imported again?)"
         if state == "done":
             results.append(json.loads(res_path.read_text(encoding="utf-8")))
+            reused += 1
             continue
         if state == "stale":
             dest = set_aside(root, d)
             if log:
-                log(f"  {cfg.dataset} {cfg.label} seed {cfg.seed}: its config changed; the old run moved to {dest}")
+                log(f"  {cfg.dataset} {cfg.label} seed {cfg.seed}: {why}; the old run moved to {dest}")
         listeners = listeners_for(cfg) if listeners_for else ()
-        results.append(run_experiment(cfg, d, listeners=listeners, dataset=dataset))
+        results.append(run_experiment(cfg, d, listeners=listeners, dataset=dataset or loaded.get(cfg.dataset)))
+    if reused and log:
+        log(f"reused {reused} of {len(configs)} cells: finished runs of the same config on the same data under {root}")
     return results
 
 
@@ -111,32 +139,111 @@ def collect_results(root: str | Path, dataset: str | None = None) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob(pattern))]
 
 
-def summarize(results: list[dict], with_paper: bool = True) -> pd.DataFrame:
-    """Table: one row per (dataset, variant label) with mean, std, n of the paper's metric."""
-    if not results:
-        return pd.DataFrame(columns=["dataset", "variant", "metric", "mean", "std", "n", "paper"])
-    df = pd.DataFrame([{"dataset": r["dataset"], "variant": r["label"], "metric": r["metric"],
-                        "score": r["score"], "seed": r["seed"]} for r in results])
-    g = df.groupby(["dataset", "variant", "metric"], sort=False)["score"]
-    out = g.agg(mean="mean", std=lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0, n="count").reset_index()
+def headline(r: dict) -> tuple[str, float]:
+    """``(metric, score)`` of one result on the paper's metric for its dataset.
+
+    A run's headline is its dataset's metric, which is the paper's; runs recorded before a dataset's headline
+    changed (STS-B was Pearson, the paper's is Spearman) still hold the paper's metric among their ``test``
+    metrics, so every table and test compares the same metric with the paper's number.
+    """
+    want = paper_metric(r.get("dataset", ""))  # a bare {label, seed, score} result keeps its score
+    test = r.get("test") or {}
+    if want and want != r.get("metric") and isinstance(test.get(want), (int, float)):
+        return want, float(test[want])
+    return r.get("metric"), r["score"]
+
+
+def _group_paper_cell(dataset: str, label: str, metric: str, rows: list[dict], setting, model) -> PaperCell:
+    """The paper's cell for one table row: its setting from the runs' data fraction (unless given), its
+    model rows (BERT, or ALBERT for an ALBERT model), and "not comparable" if the metrics differ."""
+    if setting is None:
+        settings = {paper_setting(r.get("train_fraction")) for r in rows}
+        setting = settings.pop() if len(settings) == 1 else None  # mixed fractions pooled: no paper number
+    models = {paper_model(model or r.get("model")) for r in rows}
+    # a baseline's row shows the paper's discipline-specific model (Hilbert-CNN, PLUS-TFM), its own "baseline"
+    label = "specific" if parse_variant(label)[0] in BASELINES else label
+    cell = paper_cell(dataset, label, setting=setting, model=models.pop() if len(models) == 1 else "bert")
+    if cell.reported and cell.metric and cell.metric != metric:
+        return PaperCell(dataset, label, cell.setting, cell.split, metric=cell.metric,
+                         note=f"not comparable: the paper reports {cell.metric}, these runs {metric}")
+    return cell
+
+
+def summarize(results: list[dict], with_paper: bool = True, setting: str | None = None,
+              model: str | None = None) -> pd.DataFrame:
+    """Table: one row per (dataset, variant label) with mean, std, n of the paper's metric (0-1), and the
+    paper's number beside it.
+
+    ``paper`` is the paper's number on our 0-1 scale (printed / 100; NaN where it has none),
+    ``paper_printed`` the number as printed (percent), ``paper_text`` what tables show (``0.975 (97.5)``, or
+    ``not reported`` / ``not in the paper`` / ``not comparable``) and ``paper_source`` its table.
+    ``setting`` (``full`` / ``1pct``) and ``model`` (a model name, or ``bert`` / ``albert``) pick the paper's
+    row; by default they come from each result's ``train_fraction`` (1.0 unless given: a run with 0.01
+    compares with "shift 1000 1% data") and ``model`` keys. A baseline's row (``kmer-lr``, ``cnn``) shows the
+    paper's discipline-specific model (its ``specific`` row: Hilbert-CNN, PLUS-TFM), named in ``paper_source``.
+    ``train_time_s`` is the mean training time over the seeds (NaN where results do not record it).
+    """
+    cols = ["dataset", "variant", "metric", "mean", "std", "n", "train_time_s"]
     if with_paper:
-        out["paper"] = [paper_row(d).get(v) for d, v in zip(out["dataset"], out["variant"])]
+        cols += ["paper", "paper_printed", "paper_text", "paper_source", "paper_task"]
+    if not results:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame([{"dataset": r["dataset"], "variant": r["label"], "metric": m, "score": sc, "seed": r["seed"],
+                        "i": i, "train_time_s": r.get("train_time_s", np.nan)}
+                       for i, r in enumerate(results) for m, sc in [headline(r)]])
+    g = df.groupby(["dataset", "variant", "metric"], sort=False)
+    out = g["score"].agg(mean="mean", std=lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0,
+                         n="count").reset_index()
+    out["train_time_s"] = g["train_time_s"].mean().to_numpy(dtype=float)
+    if with_paper:
+        members = g["i"].agg(list).tolist()
+        cells = [_group_paper_cell(d, v, m, [results[i] for i in idx], setting, model)
+                 for (d, v, m), idx in zip(zip(out["dataset"], out["variant"], out["metric"]), members)]
+        out["paper"] = [c.scaled for c in cells]
+        out["paper_printed"] = [str(c.value) if c.reported else "" for c in cells]
+        out["paper_text"] = [c.text for c in cells]
+        out["paper_source"] = [c.source + (f", discipline-specific model: {c.model}" if c.label == "specific" and
+                                           c.reported else "") for c in cells]
         out["paper_task"] = [PAPER_TASKS.get(d, ("", ""))[0] for d in out["dataset"]]
-    return out
+    return out[cols]
 
 
 def _fmt(mean: float, std: float, n: int) -> str:
     return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
 
 
+#: the header of the paper's column, wherever tables show it: the same 0-1 scale as ours, then as printed
+PAPER_COLUMN = "paper ÷100 (as printed)"
+
+
+def paper_text(r) -> str:
+    """The paper's cell of one summary row as tables show it (tables without ``paper_text``: from ``paper``)."""
+    text = r.get("paper_text")
+    if isinstance(text, str) and text:
+        return text
+    if "paper" not in r:  # a table summarized without the paper's numbers
+        return ""
+    paper = r.get("paper")
+    return "not reported" if paper is None or (isinstance(paper, float) and math.isnan(paper)) else f"{paper}"
+
+
+def train_time_text(seconds) -> str:
+    """A mean training time as tables show it (``42 s``, ``3.5 min``, ``1.2 h``; ``–`` when not recorded)."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    s = float(seconds)
+    return f"{s:.1f} s" if s < 10 else f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
 def to_markdown(table: pd.DataFrame) -> str:
-    """Markdown table: variant | metric | ours (mean ± std) | runs | paper."""
-    lines = ["| dataset | variant | metric | ours (mean ± std) | runs | paper |", "|---|---|---|---|---|---|"]
+    """Markdown table: dataset | variant | metric | ours (mean ± std, 0-1) | runs | paper (÷100, as printed) |
+    its table | training time (mean over seeds)."""
+    lines = [f"| dataset | variant | metric | ours (mean ± std) | runs | {PAPER_COLUMN} | paper's table | train time |",
+             "|---|---|---|---|---|---|---|---|"]
     for _, r in table.iterrows():
-        paper = r.get("paper")
-        paper_s = "n/a" if paper is None or (isinstance(paper, float) and math.isnan(paper)) else f"{paper}"
         lines.append(f"| {r['dataset']} | {r['variant']} | {r['metric']} | {_fmt(r['mean'], r['std'], r['n'])} | "
-                     f"{r['n']} | {paper_s} |")
+                     f"{r['n']} | {paper_text(r)} | {r.get('paper_source') or ''} | "
+                     f"{train_time_text(r.get('train_time_s'))} |")
     return "\n".join(lines)
 
 
@@ -148,8 +255,9 @@ def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
     """
     from scipy import stats
 
-    a = {r["seed"]: r["score"] for r in results if r["label"] == better}
-    b = {r["seed"]: r["score"] for r in results if r["label"] == worse}
+    # on the paper's metric, like summarize's table
+    a = {r["seed"]: headline(r)[1] for r in results if r["label"] == better}
+    b = {r["seed"]: headline(r)[1] for r in results if r["label"] == worse}
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
         return None

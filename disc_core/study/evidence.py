@@ -1,0 +1,195 @@
+"""What a reproduction's run folders show beyond the final scores: the learning-rate grid, time to signal,
+and whether pretrained's training loss runs below rand's.
+
+All of it is read from the cells' own ``metrics.jsonl`` (every step and evaluation) and ``results.json``;
+nothing is re-run. :mod:`disc_core.study.report` prints the tables and draws the figures.
+
+- :func:`lr_grid_table`: the ``lr-grid`` study, one row per learning rate, judged as the paper judged its
+  own grid (appendix A): by rand's F1 on the training set.
+- :func:`signal_curves`: validation metric against training tokens for the paired variants of one seed
+  (pretrained vs rand, or their shifted versions): where the two separate on this machine.
+- :func:`loss_gap_table`: per task and seed, the mean training loss over the run of pretrained and of rand
+  (the area under the paper's Figure 2 curves divided by its length); "below on every seed" is the claim.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..engine.experiment import read_metrics
+
+__all__ = ["PAIRS", "lr_grid_table", "signal_curves", "loss_gap_table", "signal_figure", "cell_folders"]
+
+#: (pretrained-side label, rand-side label): the pairs whose curves and losses are compared.
+PAIRS = (("pretrained", "rand"), ("pretrained+shift", "rand+shift"),
+         ("pretrained+random-shift", "rand+random-shift"))
+
+
+def cell_folders(study_root: str | Path) -> list[Path]:
+    """Finished or not, every cell folder ``<dataset>/<label>/seed<N>`` under a study's folder."""
+    root = Path(study_root)
+    return sorted(p.parent for p in root.glob("*/*/seed*/config.json"))
+
+
+def _cell(d: Path) -> dict:
+    cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))["config"]
+    res = d / "results.json"
+    return {"dir": d, "dataset": d.parts[-3], "label": d.parts[-2], "seed": int(d.name[4:]), "config": cfg,
+            "results": json.loads(res.read_text(encoding="utf-8")) if res.exists() else None,
+            "events": read_metrics(d)}
+
+
+def lr_grid_table(root: str | Path, metric: str = "f1", within: tuple[float, float] | None = None) -> pd.DataFrame:
+    """One row per learning rate of ``root/lr-grid/lr*/``: rand's training ``metric`` (the paper's criterion),
+    its training accuracy, the mean loss of the last tenth of the steps, validation and test ``metric``;
+    ``chosen`` marks the best training score (ties: the lower late loss) among the rates ``within`` the
+    given (low, high) range (all rates when None); ``best overall`` marks the best of all."""
+    rows = []
+    for sub in sorted(Path(root, "lr-grid").glob("lr*")):
+        for d in cell_folders(sub):
+            c = _cell(d)
+            r = c["results"]
+            if r is None:
+                continue
+            losses = [e["loss"] for e in c["events"] if e.get("kind") == "step"]
+            tail = losses[-max(1, len(losses) // 10):]
+            val = [e for e in c["events"] if e.get("kind") == "eval" and e.get("split") == "validation"]
+            rows.append({"learning rate": c["config"]["learning_rate"], "variant": c["label"], "steps": r["steps"],
+                         f"train {metric}": (r.get("train") or {}).get(metric, np.nan),
+                         "train accuracy": (r.get("train") or {}).get("accuracy", np.nan),
+                         "late training loss": float(np.mean(tail)) if tail else np.nan,
+                         f"validation {metric}": val[-1]["metrics"].get(metric, np.nan) if val else np.nan,
+                         f"test {metric}": r["test"].get(metric, np.nan)})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    df = df.sort_values("learning rate").reset_index(drop=True)
+    order = df.sort_values([f"train {metric}", "late training loss"], ascending=[False, True]).index
+    inside = [i for i in order if within is None or within[0] <= df.loc[i, "learning rate"] <= within[1]]
+    df["best overall"] = ["yes" if i == order[0] else "" for i in df.index]
+    df["chosen"] = ["yes" if inside and i == inside[0] else "" for i in df.index]
+    return df
+
+
+def _pairs_present(labels: set[str]) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in PAIRS if a in labels and b in labels]
+
+
+def signal_curves(root: str | Path, studies=("text", "text-1pct", "non-text", "signal"), seed: int = 0,
+                  ) -> dict[tuple[str, str, str], dict[str, list[tuple[int, float]]]]:
+    """``{(study, dataset, pair name): {label: [(training tokens, validation metric), ...]}}`` for ``seed``.
+
+    Each evaluation's step is turned into training tokens through the step events (the tokens seen by
+    then), so tasks of different lengths share one x axis.
+    """
+    out: dict = {}
+    for study in studies:
+        cells = [_cell(d) for d in cell_folders(Path(root) / study) if d.name == f"seed{seed}"]
+        by_ds: dict[str, dict[str, dict]] = {}
+        for c in cells:
+            by_ds.setdefault(c["dataset"], {})[c["label"]] = c
+        for ds, by_label in by_ds.items():
+            for a, b in _pairs_present(set(by_label)):
+                curves = {}
+                for lab in (a, b):
+                    ev = by_label[lab]["events"]
+                    tokens = {e["step"]: e["tokens_seen"] for e in ev if e.get("kind") == "step"}
+                    metric = (by_label[lab]["results"] or {}).get("metric") or _metric_of(ev)
+                    pts = [(tokens.get(e["step"], 0), e["metrics"].get(metric)) for e in ev
+                           if e.get("kind") == "eval" and e.get("split") == "validation" and metric in e["metrics"]]
+                    if pts:
+                        curves[lab] = pts
+                if len(curves) == 2:
+                    out[(study, ds, f"{a} vs {b}")] = curves
+    return out
+
+
+def _metric_of(events: list[dict]) -> str | None:
+    for e in events:
+        if e.get("kind") == "eval":
+            for m in ("accuracy", "spearman", "f1", "mcc", "pearson"):
+                if m in e["metrics"]:
+                    return m
+    return None
+
+
+def first_separation(curves: dict[str, list[tuple[int, float]]], better: str, worse: str,
+                     margin: float = 0.02) -> int | None:
+    """Training tokens at the first evaluation from which ``better`` stays ahead of ``worse`` by ``margin``."""
+    a, b = dict(curves[better]), dict(curves[worse])
+    common = sorted(set(a) & set(b))
+    for i, t in enumerate(common):
+        if all(a[u] - b[u] >= margin for u in common[i:]):
+            return t
+    return None
+
+
+def loss_gap_table(root: str | Path, studies=("text", "text-1pct", "non-text", "signal")) -> pd.DataFrame:
+    """Per (study, dataset, pair): seeds, the mean training loss over the run of each side (averaged over
+    seeds), and on how many seeds the pretrained side's is lower. The claim "pretrained's training loss is
+    below rand's" holds for a task when it is lower on every paired seed."""
+    rows = []
+    for study in studies:
+        cells = [_cell(d) for d in cell_folders(Path(root) / study)]
+        cells = [c for c in cells if c["results"] is not None]
+        by_key: dict[tuple[str, int], dict[str, float]] = {}
+        for c in cells:
+            losses = [e["loss"] for e in c["events"] if e.get("kind") == "step"]
+            if losses:
+                by_key.setdefault((c["dataset"], c["seed"]), {})[c["label"]] = float(np.mean(losses))
+        for ds in dict.fromkeys(k[0] for k in by_key):
+            labels = set().union(*(v for (d, _), v in by_key.items() if d == ds))
+            for a, b in _pairs_present(labels):
+                paired = [(v[a], v[b]) for (d, _), v in sorted(by_key.items()) if d == ds and a in v and b in v]
+                if not paired:
+                    continue
+                la, lb = np.array(paired).T
+                below = int(np.sum(la < lb))
+                rows.append({"study": study, "dataset": ds, "pair": f"{a} vs {b}", "seeds": len(paired),
+                             f"mean loss, pretrained side": float(la.mean()), "mean loss, rand side": float(lb.mean()),
+                             "seeds where pretrained is lower": below,
+                             "verdict": "below on every seed" if below == len(paired) else
+                             ("above on every seed" if below == 0 else f"below on {below} of {len(paired)} seeds")})
+    return pd.DataFrame(rows)
+
+
+def signal_figure(curves: dict, path: str | Path, title: str = "") -> Path | None:
+    """One panel per (study, dataset, pair): validation metric against training tokens (seed 0)."""
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = list(curves)
+    n = len(keys)
+    cols = min(4, n)
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        study, ds, pair = key
+        for lab, pts in curves[key].items():
+            x, y = zip(*pts)
+            ax.plot(np.array(x) / 1e3, y, marker="o", ms=3, label=lab,
+                    color="tab:blue" if lab.startswith("pretrained") else "tab:orange")
+        ax.set_title(f"{ds} ({study})", fontsize=9)
+        ax.set_xlabel("training tokens (thousands)", fontsize=8)
+        ax.set_ylabel("validation metric", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
