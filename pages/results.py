@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from disc_core import plots
-from disc_core.study.compare import PAPER_COLUMN, summarize, to_markdown
+from disc_core.study.compare import PAPER_COLUMN, summarize, to_markdown, train_time_text
 from disc_core.study.paper import PAPER_TASKS, paper_cell, paper_results, paper_setting
 from disc_core.study.pooling import (chance_level, describe_differences, one_class_runs, one_per_seed, result_rows,
                                      split_pools)
@@ -110,7 +110,8 @@ def _section(pool_rows: list[dict], sfx: str) -> None:
             "variant": table["variant"], "metric": table["metric"],
             "mean ± std": [f"{m:.4f} ± {s:.4f}" if n > 1 else f"{m:.4f} (1 run, no spread)" for m, s, n in
                            zip(table["mean"], table["std"], table["n"])],
-            "runs": table["n"], "chance level": [text for _, text in chance],
+            "runs": table["n"], "train time (mean)": [train_time_text(t) for t in table["train_time_s"]],
+            "chance level": [text for _, text in chance],
             "predicts one class": [f"{k} of {n} run(s)" if k else "no" for k, n in zip(one_class, table["n"])],
             PAPER_COLUMN: table["paper_text"], "paper's table": table["paper_source"]}
         ).set_index("variant"))

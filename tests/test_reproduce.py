@@ -195,3 +195,20 @@ def test_a_cell_of_another_config_is_set_aside_and_run_again(tiny_model, tmp_pat
     assert len(old) == 1
     assert [r["steps"] for r in collect_results(root)] == [3]  # only the current cell is a result
     assert cell_state(tmp_path / "nowhere", cfg) == "missing"
+
+
+def test_jobs_share_a_plan_between_processes(tiny_model, tmp_path, monkeypatch):
+    """--jobs 2: two processes, every other cell each, nothing run twice; the report sees all of them."""
+    monkeypatch.delenv("DISC_DATA_DIR", raising=False)
+    root = tmp_path / "runs"
+    rc = main(["reproduce", "--profile", "quick", "--only", "non-text/splice-synthetic", "--root", str(root),
+               "--model", tiny_model, "--jobs", "2", "--report", str(tmp_path / "R.md"),
+               "--figures", str(tmp_path / "f")])
+    assert rc == 0
+    cells = sorted(root.glob("non-text/splice-synthetic/*/seed*/results.json"))
+    assert len(cells) == 4 * 2  # 4 variants x 2 seeds, each once
+    logs = {p.name: p.read_text() for p in (root / "jobs").glob("shard-*.log")}
+    assert set(logs) == {"shard-0.log", "shard-1.log"}
+    ran = [re.findall(r"splice-synthetic (\S+) seed (\d)", text) for text in logs.values()]
+    assert len(ran[0]) == len(ran[1]) == 4 and not set(ran[0]) & set(ran[1])
+    assert "| splice-synthetic | pretrained > rand | 2 |" in (tmp_path / "R.md").read_text()

@@ -133,6 +133,7 @@ def _load_command_modules() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # as typed, for commands that re-run themselves
     if not getattr(args, "_run", None):
         parser.print_help()
         return 1

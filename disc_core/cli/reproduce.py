@@ -130,7 +130,7 @@ def _run_jobs(args, root: Path) -> None:
 
     n = args.jobs
     threads = args.num_threads or max(1, (os.cpu_count() or 2) // n)
-    argv = [a for a in sys.argv[1:]]
+    argv = list(getattr(args, "_argv", sys.argv[1:]))
     if "--jobs" in argv:  # drop "--jobs N" / "--jobs=N"
         i = argv.index("--jobs")
         del argv[i:i + 2]

@@ -43,7 +43,8 @@ def result_rows(runs) -> list[dict]:
                     "train_fraction": c.get("train_fraction", 1.0), "group": r.group or "(no group)", "run": r.id,
                     "finished": r.finished or r.created, "test": res.get("test") or {},
                     "majority_class": res.get("majority_class"), "majority_accuracy": res.get("majority_accuracy"),
-                    "predicts_one_class": res.get("predicts_one_class"), "config": c})
+                    "predicts_one_class": res.get("predicts_one_class"), "train_time_s": res.get("train_time_s"),
+                    "config": c})
     return out
 
 
