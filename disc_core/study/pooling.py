@@ -51,9 +51,12 @@ def result_rows(runs) -> list[dict]:
 def setting_of(rows: list[dict]) -> dict[str, list]:
     """The configuration a set of runs shares: every field that matters, with the values the runs use
     (sorted, as JSON text: a group of checkpoints uses several models)."""
+    from ..engine.config import RunConfig
+
+    defaults = RunConfig().to_dict()  # a field added after a run was recorded has its default there
     values: dict[str, set] = {}
     for r in rows:
-        c = r.get("config") or {}
+        c = {**defaults, **(r.get("config") or {})}
         for k, v in c.items():
             if k in IGNORED_FIELDS or (k == "mapping" and c.get("variant") == "unused"):
                 continue
