@@ -46,3 +46,29 @@ def tiny_model(tmp_path_factory) -> str:
     from disc_core.engine.models import create_tiny_bert
 
     return str(create_tiny_bert(tmp_path_factory.mktemp("tiny_bert")))
+
+
+class NoWorkers:
+    """An executor that starts no worker process: it records which runs were submitted."""
+
+    def __init__(self):
+        self.submitted: list[str] = []
+
+    def submit(self, store, run_id, resume=False):
+        self.submitted.append(run_id)
+
+    def cancel(self, store, info):
+        pass
+
+    def alive(self, info):
+        return None
+
+
+@pytest.fixture
+def no_workers(monkeypatch):
+    """Launches queue runs in the store but start no worker process (no MiniLM trains in these tests)."""
+    from disc_core.runs import runner
+
+    rec = NoWorkers()
+    monkeypatch.setattr(runner, "_executor", rec)
+    return rec

@@ -48,32 +48,6 @@ def _values(v) -> list:
     return list(v)
 
 
-class _NoWorkers:
-    """An executor that starts no worker (and records what it was asked to start)."""
-
-    def __init__(self):
-        self.submitted: list[str] = []
-
-    def submit(self, store, run_id, resume=False):
-        self.submitted.append(run_id)
-
-    def cancel(self, store, info):
-        pass
-
-    def alive(self, info):
-        return None
-
-
-@pytest.fixture
-def no_workers(monkeypatch):
-    """Launches queue runs in the store but start no worker process (no MiniLM trains in these tests)."""
-    from disc_core.runs import runner
-
-    rec = _NoWorkers()
-    monkeypatch.setattr(runner, "_executor", rec)
-    return rec
-
-
 def _texts(at: AppTest) -> str:
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success", "title")
              for e in getattr(at, kind)]

@@ -252,31 +252,6 @@ def test_store_survives_a_writer_killed_mid_write(store, tiny_model):
 # The classroom: one shared demo, the visible queue, group cancel, no zombies (issue 11)
 # --------------------------------------------------------------------------------------------
 
-class _Recorder:
-    """An executor that starts no worker: it records which runs were submitted."""
-
-    def __init__(self):
-        self.submitted: list[str] = []
-
-    def submit(self, store, run_id, resume=False):
-        self.submitted.append(run_id)
-
-    def cancel(self, store, info):
-        pass
-
-    def alive(self, info):
-        return None
-
-
-@pytest.fixture
-def recorder(monkeypatch):
-    from disc_core.runs import runner
-
-    rec = _Recorder()
-    monkeypatch.setattr(runner, "_executor", rec)
-    return rec
-
-
 _CREATE_ONCE = """
 import sys, threading
 from disc_core.engine.config import RunConfig
@@ -308,14 +283,14 @@ def test_find_or_create_makes_one_group_for_presses_from_many_processes_and_thre
     assert store.keyed("demo/one").group == outs[0]
 
 
-def test_demo_is_joined_while_it_runs_and_started_fresh_only_when_asked(store, recorder):
+def test_demo_is_joined_while_it_runs_and_started_fresh_only_when_asked(store, no_workers):
     from disc_core.study.demo import DEMOS, JOIN_S, current_demo, start_demo
 
     first = start_demo("splice", store=store)
     assert first.created and len(first.ids) == len(DEMOS["splice"].variants)
-    assert recorder.submitted == first.ids  # only the creator starts workers
+    assert no_workers.submitted == first.ids  # only the creator starts workers
     again = start_demo("splice", store=store)
-    assert not again.created and again.group == first.group and recorder.submitted == first.ids
+    assert not again.created and again.group == first.group and no_workers.submitted == first.ids
     assert current_demo("splice", store=store) == first.group
     # the demo is recorded with its size, for the queue's estimates
     assert store.get(first.ids[0]).plan["steps"] == DEMOS["splice"].steps
