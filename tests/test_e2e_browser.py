@@ -181,7 +181,9 @@ def test_tour_launch_watch_and_compare(browser, app_url, tiny_model):
     # inside the finished runs of the comparison: CKA by layer, embedding drift, attention
     _nav(page, "Inside the model")
     page.get_by_role("button", name=re.compile(r"Look inside \d+ run")).click()
-    page.get_by_text("Which layers the task rewrote").wait_for(timeout=180_000)
+    page.get_by_text("Looking inside").first.wait_for(state="hidden", timeout=180_000)
+    page.get_by_text("Which layers the task rewrote").wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
     _no_exception(page)
     _shot(page, "9-inside-the-model")
     page.close()
