@@ -72,3 +72,15 @@ def no_workers(monkeypatch):
     rec = NoWorkers()
     monkeypatch.setattr(runner, "_executor", rec)
     return rec
+
+
+@pytest.fixture
+def forget():
+    """Names of user datasets a test imports; removed afterwards whatever happens."""
+    from disc_core.data.user import list_user_datasets, remove_user_dataset
+
+    names: list[str] = []
+    yield names
+    for n in names:
+        if n in list_user_datasets():
+            remove_user_dataset(n)

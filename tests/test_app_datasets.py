@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from disc_core.data import DATASETS, load_dataset
-from disc_core.data.user import list_user_datasets, remove_user_dataset
+from disc_core.data.user import list_user_datasets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,15 +40,6 @@ def _import(at: AppTest, file_name: str, data: bytes, name: str, mime: str = "te
     at.run()
     at.text_input(key="datasets-upload-name").set_value(name).run()
     return at
-
-
-@pytest.fixture
-def forget():
-    names: list[str] = []
-    yield names
-    for n in names:
-        if n in list_user_datasets():
-            remove_user_dataset(n)
 
 
 def _peptides(n: int = 40, seed: int = 3) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ import pytest
 
 from disc_core.cli.main import main
 from disc_core.data import DATASETS, load_dataset
-from disc_core.data.user import list_user_datasets, remove_user_dataset
+from disc_core.data.user import list_user_datasets
 
 
 def write(path: Path, text: str) -> Path:
@@ -45,16 +45,6 @@ def cli(capsys, *argv) -> tuple[int, str, str]:
     rc = main([str(a) for a in argv])
     out = capsys.readouterr()
     return rc, out.out, out.err
-
-
-@pytest.fixture
-def forget():
-    """Names of user datasets a test imports; removed afterwards whatever happens."""
-    names: list[str] = []
-    yield names
-    for n in names:
-        if n in list_user_datasets():
-            remove_user_dataset(n)
 
 
 def test_data_import_csv_with_columns_as_flags_then_list_show_remove(tmp_path, capsys, forget):
