@@ -35,14 +35,13 @@ def _log(msg: str) -> None:
     print(msg, flush=True)
 
 
-@command("reproduce", "run the paper's tables and Figure 3 (resumable; --profile quick/mini/laptop/gpu) and "
+@command("reproduce", "run the paper's tables and Figure 3 (resumable; --profile quick/laptop/gpu) and "
                       "write the report")
 def _reproduce(p: argparse.ArgumentParser):
     from ..study.reproduce import PROFILES
 
     p.add_argument("--profile", choices=list(PROFILES), default="laptop",
-                   help="quick: tiny model, minutes (what the tests run); mini: the laptop plan with every "
-                        "step budget x0.134; laptop: bundled MiniLM, ~2.5-3 h of an idle 2-core CPU; gpu: "
+                   help="quick: tiny model, minutes (what the tests run); laptop: bundled MiniLM, ~11 h of an idle 2-core CPU in resumable sittings; gpu: "
                         "bert-base-uncased with the paper's budget")
     p.add_argument("--quick", action="store_const", const="quick", dest="profile",
                    help="the same as --profile quick: the whole pipeline in minutes")
