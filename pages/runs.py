@@ -54,6 +54,8 @@ live = c5.toggle("live", value=True, key="runs-live", help=f"refresh every {REFR
 
 def _status_line(r, entry) -> str:
     prog = f"{r.step or 0}/{r.total_steps}" if r.total_steps else f"{r.step or 0}"
+    if r.status == "queued" and r.executor == "ray":  # Ray places it: this machine's queue does not apply
+        return f"**{r.label}** seed {r.seed} — queued on the Ray cluster, waiting for a node"
     if r.status == "queued" and entry is not None:  # where it stands: runs ahead, when it should start
         return f"**{r.label}** seed {r.seed} — {entry.describe()}"
     loss = f" · loss {r.last_loss:.4f}" if r.last_loss is not None else ""
@@ -67,7 +69,8 @@ def _status_line(r, entry) -> str:
         score += (" · **predicts one class only**: it learned nothing that tells the classes apart"
                   + (f" (always predicting the majority class scores {level:.4f})" if isinstance(level, float) else ""))
     note = f" · _{r.note}_" if r.note else ""
-    return f"**{r.label}** seed {r.seed} — {r.status} · step {prog}{loss}{eta}{score}{note}"
+    where = f" · on {r.where}" if r.executor == "ray" else ""
+    return f"**{r.label}** seed {r.seed} — {r.status} · step {prog}{loss}{eta}{score}{where}{note}"
 
 
 def events(run_id: str) -> list[dict]:

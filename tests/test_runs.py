@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from helpers import poll
 
 from disc_core.cli.main import main as cli_main
 from disc_core.engine.config import RunConfig
@@ -34,14 +35,7 @@ def _cfg(tiny_model: str, **kw) -> RunConfig:
 
 
 def _poll(fn, what: str, timeout: float = DEADLINE_S):
-    """``fn()`` until it returns something truthy; fail after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    return poll(fn, what, timeout)
 
 
 def _steps(events: list[dict]) -> list[int]:

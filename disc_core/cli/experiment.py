@@ -15,7 +15,7 @@ import typing
 from pathlib import Path
 
 from .data import require_dataset
-from .main import command
+from .main import add_executor_flags, command, executor_from_args
 from ..engine.config import RunConfig
 from ..runs.store import runs_root
 
@@ -144,6 +144,7 @@ def _compare(p):
     p.add_argument("--markdown", help="also write the table as Markdown here")
     p.add_argument("--background", action="store_true",
                    help="queue the cells as background runs (see `runs list`) instead of running here")
+    add_executor_flags(p)
     add_config_flags(p)
 
     def run(args) -> int:
@@ -158,15 +159,27 @@ def _compare(p):
         group = f"{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{new_run_id()[-4:]}"
         configs = comparison_configs(base, args.variants, seeds, group=group)
         root = Path(args.out) if args.out else runs_root()
+        if not args.background and args.executor == "ray":
+            from ..errors import ConfigError
+
+            raise ConfigError("--executor ray needs --background (runs in this process have no executor)")
         if args.background:
             from ..errors import ConfigError
-            from ..runs.runner import launch_group
+            from ..runs.runner import launch_group, set_executor
 
             if args.out:
                 raise ConfigError("--out cannot be used with --background: background runs live in the run "
                                   "store's root; set DISC_RUNS_DIR to move it")
+            executor = executor_from_args(args)
+            if executor is not None:
+                if hasattr(executor, "service"):  # reach the cluster before any run is queued
+                    from ..runs.store import RunStore
+
+                    executor.service(RunStore())
+                set_executor(executor)
             ids = launch_group(configs)
-            print(f"queued {len(ids)} runs in group {group}: {', '.join(ids)}")
+            where = " on the Ray cluster" if getattr(executor, "name", "local") == "ray" else ""
+            print(f"queued {len(ids)} runs{where} in group {group}: {', '.join(ids)}")
             print("watch them with `python -m disc_core runs list` or on the dashboard's Runs page")
             return 0
         results = run_comparison(configs, root, reuse=not args.no_reuse, log=print,

@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..errors import DiscError
 
-__all__ = ["main", "command", "COMMANDS", "print_table"]
+__all__ = ["main", "command", "COMMANDS", "print_table", "add_executor_flags", "executor_from_args"]
 
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
 
@@ -40,6 +40,29 @@ def print_table(rows: list[dict], columns: list[str] | None = None) -> None:
     print("  ".join("-" * widths[c] for c in columns))
     for r in rows:
         print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def add_executor_flags(p: argparse.ArgumentParser) -> None:
+    """``--executor local|ray`` and ``--ray-address`` (defaults: ``$DISC_EXECUTOR``, ``$DISC_RAY_ADDRESS``)."""
+    import os
+
+    p.add_argument("--executor", choices=["local", "ray"], default=None,
+                   help="where the runs go: local (processes on this machine) or ray (tasks on a Ray cluster; "
+                        "README: 'Running on a Ray cluster'); default $DISC_EXECUTOR or local")
+    p.add_argument("--ray-address", default=os.environ.get("DISC_RAY_ADDRESS") or "auto",
+                   help="the Ray cluster (default $DISC_RAY_ADDRESS or auto: the cluster this machine belongs to)")
+
+
+def executor_from_args(args):
+    """The executor the flags ask for, or None when neither the flag nor ``$DISC_EXECUTOR`` chose one."""
+    import os
+
+    name = args.executor or os.environ.get("DISC_EXECUTOR")
+    if not name:
+        return None
+    from ..runs.runner import make_executor
+
+    return make_executor(name, address=args.ray_address)
 
 
 # ------------------------------------------------------------------------------------------ datasets

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 
-from .main import command
+from .main import add_executor_flags, command
+from ..errors import ConfigError
 
 __all__ = []
 
@@ -62,12 +64,16 @@ def _reproduce(p: argparse.ArgumentParser):
                                                               "the finished runs")
     p.add_argument("--no-report", action="store_true", help="run, but do not write the report")
     p.add_argument("--dry-run", action="store_true", help="print the plan and its time estimate, run nothing")
+    p.add_argument("--gpus", type=int, nargs="+", metavar="N",
+                   help="with --dry-run: the plan's hours on N GPUs (e.g. --gpus 1 8 32), from each cell's "
+                        "estimate at an assumed 100k bert-base training tokens/s per GPU")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="run the plan as N processes side by side, each on cores/N threads (every N-th cell "
                         "each, in plan order); on a 2-core CPU two one-thread runs do more work than one "
                         "two-thread run (benchmarks/RESULTS.md)")
     p.add_argument("--shard", default=None, metavar="I/N", help=argparse.SUPPRESS)  # one process of --jobs
     p.add_argument("--num-threads", type=int, default=None, help="torch threads per run (default: the plan's)")
+    add_executor_flags(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stdout.isatty(),
                    help="a progress bar per run (default: when writing to a terminal)")
 
@@ -87,15 +93,29 @@ def _reproduce(p: argparse.ArgumentParser):
                          for t in plan.tasks])
             total = sum(estimate_seconds(t, plan.model) for t in plan.tasks)
             print(f"\nestimated {total / 3600:.1f} h of an idle 2-core CPU; runs go to {root}")
+            if args.gpus:
+                from ..study.reproduce import GPU_TOKENS_PER_S, hours_on_gpus, n_cells
+
+                cells = sum(n_cells(t) for t in plan.tasks)
+                for n in args.gpus:
+                    print(f"on {n} GPU(s): ~{hours_on_gpus(plan, n):.1f} h for its {cells} cells (one cell per GPU "
+                          f"at a time, longest first; {GPU_TOKENS_PER_S:,} training tokens/s of bert-base per GPU "
+                          "assumed, not measured)")
             return 0
+        on_ray = (args.executor or os.environ.get("DISC_EXECUTOR") or "local") == "ray"
+        if on_ray and args.jobs > 1:
+            raise ConfigError("--jobs splits a plan over local processes; with --executor ray the cluster "
+                              "places every cell (leave --jobs out)")
         if not args.report_only and args.jobs > 1 and not args.shard:
             _run_jobs(args, root)
         elif not args.report_only:
             shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else (0, 1)
             counts = run_plan(plan, root, log=_log, listeners_for=_progress(args), corpus=args.corpus,
-                              shard=shard, num_threads=args.num_threads)
+                              shard=shard, num_threads=args.num_threads, executor="ray" if on_ray else "local",
+                              ray_address=args.ray_address)
             print(f"ran {counts['ran']} cells, reused {counts['reused']}"
-                  + (f"; skipped (see above): {', '.join(counts['skipped'])}" if counts["skipped"] else ""))
+                  + (f"; skipped (see above): {', '.join(counts['skipped'])}" if counts["skipped"] else "")
+                  + (f"; failed on the cluster: {', '.join(counts['failed'])}" if counts.get("failed") else ""))
         if args.no_report:
             return 0
         report = Path(args.report) if args.report else root / "REPRODUCTION.md"

@@ -4,7 +4,7 @@
     python -m disc_core runs show ID [--events N] [--json]
     python -m disc_core runs queue [--json]           what runs and waits on this machine, with estimates
     python -m disc_core runs cancel ID [ID ...] | --group G
-    python -m disc_core runs resume ID
+    python -m disc_core runs resume ID [--executor local|ray] [--ray-address ADDR]
     python -m disc_core runs export ID [--format csv|json] [--out FILE]
 
 Runs are launched with ``python -m disc_core compare DATASET ... --background`` or from the dashboard.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 
-from .main import print_table, command
+from .main import add_executor_flags, command, print_table
 
 __all__: list[str] = []
 
@@ -33,7 +33,8 @@ def _row(r) -> dict:
             "status": r.status, "step": f"{r.step}/{r.total_steps or '?'}",
             "loss": "" if r.last_loss is None else f"{r.last_loss:.4f}",
             "score": "" if score is None else f"{score:.4f}",
-            "eta": "" if not r.eta_s or not r.active else f"{r.eta_s:.0f}s", "created": _ago(r.created)}
+            "eta": "" if not r.eta_s or not r.active else f"{r.eta_s:.0f}s", "where": r.where,
+            "created": _ago(r.created)}
 
 
 @command("runs", "background runs: list, show, cancel, resume, export (the run store the dashboard uses)")
@@ -54,6 +55,7 @@ def _runs(p):
     ca.add_argument("--group", help="cancel every queued or running run of this group")
     re = sub.add_parser("resume", help="continue a failed or cancelled run from its last checkpoint")
     re.add_argument("id")
+    add_executor_flags(re)  # default: where it ran before (a Ray run resumes on the cluster, on any node)
     ex = sub.add_parser("export", help="write a run's metrics as CSV or JSON")
     ex.add_argument("id")
     ex.add_argument("--format", choices=["csv", "json"], default="csv")
@@ -140,7 +142,10 @@ def _runs(p):
                     code = 1
             return code
         if args.action == "resume":
-            runner.resume(args.id, store=store)
+            from ..runs.runner import make_executor
+
+            executor = make_executor(args.executor, address=args.ray_address) if args.executor else None
+            runner.resume(args.id, store=store, executor=executor)
             print(f"{args.id}: queued again (it continues from its last checkpoint); "
                   f"watch it with `python -m disc_core runs show {args.id}`")
             return 0

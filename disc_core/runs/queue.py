@@ -253,8 +253,9 @@ def queue_view(store: RunStore | None = None, runs: list[RunInfo] | None = None,
             speeds[model] = measure_speed(model, runs)
         return speeds[model]
 
-    running = sorted((r for r in runs if r.status == RUNNING), key=lambda r: r.started or r.created)
-    queued = sorted((r for r in runs if r.status == QUEUED and not r.cancel_requested),
+    here = [r for r in runs if r.executor != "ray"]  # this machine's queue; Ray places its runs itself
+    running = sorted((r for r in here if r.status == RUNNING), key=lambda r: r.started or r.created)
+    queued = sorted((r for r in here if r.status == QUEUED and not r.cancel_requested),
                     key=lambda r: (r.queued_at or r.created, r.id))
     entries, heap, unknown = [], [], False
     for r in running:

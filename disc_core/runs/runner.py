@@ -24,24 +24,9 @@ continues from the run folder's last checkpoint (``checkpoint_steps``) and appen
 
 Running on a cluster
 --------------------
-An executor only has to start ``disc_core.runs.worker.run_worker(store, run_id, resume)`` somewhere that
-sees the store, and to be able to stop it. A Ray executor would look like::
-
-    class RayExecutor(Executor):
-        def submit(self, store, run_id, resume=False):
-            # Ray picks the machine and the GPU (it sets CUDA_VISIBLE_DEVICES for the task, and a worker
-            # then sees just that GPU); the task calls run_worker, so the engine is unchanged
-            self.refs[run_id] = ray_run_worker.options(num_gpus=1).remote(str(store.root), run_id, resume)
-        def cancel(self, store, info):
-            store.update(info.id, cancel_requested=True)   # the worker's heartbeat sees it within 1 s
-            ray.cancel(self.refs.pop(info.id), force=True)  # and Ray kills it if it does not
-        def alive(self, info):
-            return None  # unknown here: the store judges remote workers by their heartbeat
-
-The store then has to be reachable from every machine: a folder on shared storage is not enough
-for SQLite (its locks are unreliable over NFS), so the cluster version would swap the diskcache in
-:class:`RunStore` for a small store service (a Ray actor or a database) with the same methods;
-the dashboard and the engine do not change.
+``RayExecutor`` (:mod:`disc_core.runs.ray_executor`, ``--executor ray`` or ``DISC_EXECUTOR=ray``) starts the
+same worker as a Ray task on any node of a cluster; the run's record says which executor started it, so a
+cancel or a resume from any process (the CLI, a restarted dashboard) reaches the right one.
 """
 
 from __future__ import annotations
@@ -49,129 +34,59 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
-import subprocess
-import sys
-import threading
 import time
-from abc import ABC, abstractmethod
 from pathlib import Path
 
 from ..engine.config import RunConfig
-from .store import (ACTIVE, CANCELLED, FAILED, HOST, QUEUED, GroupLaunch, RunInfo, RunStore, _pid_alive,
-                    effective_events)
+from .executor import CANCEL_GRACE_S, Executor, LocalProcessExecutor
+from .store import ACTIVE, CANCELLED, FAILED, QUEUED, GroupLaunch, RunInfo, RunStore, effective_events
 
-__all__ = ["Executor", "LocalProcessExecutor", "get_executor", "set_executor", "launch", "launch_group",
+__all__ = ["Executor", "LocalProcessExecutor", "get_executor", "set_executor", "make_executor", "executor_of",
+           "EXECUTORS", "launch", "launch_group",
            "start_group", "cancel", "cancel_group", "resume", "export", "wait", "CANCEL_GRACE_S", "GroupLaunch"]
 
-#: Seconds a cancelled worker gets to end itself before SIGKILL.
-CANCEL_GRACE_S = 1.5
-
-
-class Executor(ABC):
-    """Where workers run. The store is the only channel between a worker and everyone else."""
-
-    @abstractmethod
-    def submit(self, store: RunStore, run_id: str, resume: bool = False) -> None:
-        """Start a worker for the queued run ``run_id`` (it claims its slot itself)."""
-
-    @abstractmethod
-    def cancel(self, store: RunStore, info: RunInfo) -> None:
-        """Stop the run's worker (it may already be gone)."""
-
-    @abstractmethod
-    def alive(self, info: RunInfo) -> bool | None:
-        """Whether the run's worker process still exists; None when this executor cannot tell."""
-
-
-class LocalProcessExecutor(Executor):
-    """Each run is a ``python -m disc_core.runs.worker`` process on this machine, in its own session."""
-
-    def __init__(self):
-        self._procs: dict[str, subprocess.Popen] = {}
-
-    def _collect(self) -> None:
-        """Forget our workers that ended (each is reaped by its own waiter thread, see :meth:`submit`)."""
-        for run_id, proc in list(self._procs.items()):
-            if proc.poll() is not None:
-                del self._procs[run_id]
-
-    @staticmethod
-    def _reap_when_done(proc: subprocess.Popen) -> None:
-        """Wait for the worker in a daemon thread: it is reaped the moment it exits, so a long-lived
-        dashboard that launched it keeps no zombie (nothing else in that process would wait for it)."""
-        threading.Thread(target=proc.wait, name=f"disc-reap-{proc.pid}", daemon=True).start()
-
-    def submit(self, store: RunStore, run_id: str, resume: bool = False) -> None:
-        self._collect()
-        info = store.get(run_id)
-        run_dir = Path(info.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        # the worker must import this very disc_core, installed or not
-        pkg_parent = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join([pkg_parent, *filter(None, [env.get("PYTHONPATH")])])
-        cmd = [sys.executable, "-m", "disc_core.runs.worker", run_id, "--root", str(store.root)]
-        if resume:
-            cmd.append("--resume")
-        rec_cwd = store._rec(run_id).get("cwd")  # relative model/data paths mean what they meant at launch
-        cwd = rec_cwd if rec_cwd and os.path.isdir(rec_cwd) else None
-        with open(run_dir / "worker.log", "ab") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, cwd=cwd, start_new_session=True, close_fds=True)
-        self._procs[run_id] = proc
-        self._reap_when_done(proc)
-        # the worker writes its own pid too; this covers the moment before it does
-        store.update(run_id, only_if=ACTIVE, **({} if store._rec(run_id).get("pid") else
-                                                {"pid": proc.pid, "host": HOST}))
-
-    def alive(self, info: RunInfo) -> bool | None:
-        self._collect()
-        if not info.pid or info.host != HOST:
-            return None
-        return _pid_alive(info.pid)
-
-    def cancel(self, store: RunStore, info: RunInfo) -> None:
-        if not info.pid or info.host != HOST:
-            return  # another machine's worker: the store's cancel flag reaches it through its heartbeat
-        _signal_group(info.pid, signal.SIGTERM)
-        deadline = time.monotonic() + CANCEL_GRACE_S
-        while time.monotonic() < deadline and self.alive(info):
-            time.sleep(0.05)
-        if self.alive(info):
-            _signal_group(info.pid, signal.SIGKILL)
-            deadline = time.monotonic() + 0.5
-            while time.monotonic() < deadline and self.alive(info):
-                time.sleep(0.02)
-        self._collect()
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    """Signal the worker's process group (it leads its own session), or just the worker."""
-    try:
-        pgid = os.getpgid(pid)
-        if pgid == pid and pgid != os.getpgid(0):
-            os.killpg(pgid, sig)
-        else:
-            os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
-
-
 _executor: Executor | None = None
+#: The executors by name (``--executor``, ``$DISC_EXECUTOR``).
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(name: str | None = None, address: str | None = None, **kw) -> Executor:
+    """``local`` (processes on this machine) or ``ray`` (tasks on the Ray cluster at ``address``)."""
+    name = (name or "local").lower()
+    if name == "local":
+        return LocalProcessExecutor()
+    if name == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(address=address, **kw)
+    from ..errors import ConfigError
+
+    raise ConfigError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)} (DISC_EXECUTOR)")
 
 
 def get_executor() -> Executor:
-    """The executor launches go to (a :class:`LocalProcessExecutor` unless :func:`set_executor` changed it)."""
+    """The executor launches go to: :func:`set_executor`'s, else ``$DISC_EXECUTOR`` (``local``/``ray``, with
+    ``$DISC_RAY_ADDRESS``), else a :class:`LocalProcessExecutor`."""
     global _executor
     if _executor is None:
-        _executor = LocalProcessExecutor()
+        _executor = make_executor(os.environ.get("DISC_EXECUTOR") or "local",
+                                  address=os.environ.get("DISC_RAY_ADDRESS"))
     return _executor
 
 
 def set_executor(executor: Executor) -> None:
     global _executor
     _executor = executor
+
+
+def executor_of(store: RunStore, run_id: str) -> Executor:
+    """The kind of executor that started the run (from its record), e.g. to cancel it from another process."""
+    rec = store._rec(run_id)
+    mine = get_executor()
+    kind = rec.get("executor") or "local"
+    if kind == getattr(mine, "name", "local"):
+        return mine
+    return make_executor(kind, address=rec.get("ray_address"))
 
 
 def _submit(store: RunStore, run_id: str, resume: bool) -> None:
@@ -229,7 +144,7 @@ def cancel(run_id: str, store: RunStore | None = None) -> bool:
     if not info.active:
         return False
     store.update(run_id, only_if=ACTIVE, cancel_requested=True)
-    get_executor().cancel(store, info)
+    executor_of(store, run_id).cancel(store, info)
     store.finish(run_id, CANCELLED, note="cancelled by the user")
     return store.get(run_id).status == CANCELLED
 
@@ -248,16 +163,22 @@ def cancel_group(group: str, store: RunStore | None = None) -> list[str]:
     return [r.id for r in runs if store.get(r.id).status == CANCELLED]
 
 
-def resume(run_id: str, store: RunStore | None = None) -> str:
+def resume(run_id: str, store: RunStore | None = None, executor: Executor | None = None) -> str:
     """Continue a failed or cancelled run from its last checkpoint (same id, events appended).
 
     Without a checkpoint (``checkpoint_steps`` unset) the run starts over, and its note says so.
+    ``executor``: where it continues (default: the kind that started it; a Ray run may land on any node).
     Raises :class:`~disc_core.runs.store.RunStateError` for a queued, running or finished run.
     """
     store = store or RunStore()
     store.get(run_id)  # detect a dead worker first: a just-killed run is resumable
+    executor = executor or executor_of(store, run_id)
     store.requeue(run_id)
-    _submit(store, run_id, resume=True)
+    try:
+        executor.submit(store, run_id, resume=True)
+    except Exception as err:
+        store.finish(run_id, FAILED, error=f"could not start the worker: {type(err).__name__}: {err}")
+        raise
     return run_id
 
 

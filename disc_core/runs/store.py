@@ -122,6 +122,17 @@ class RunInfo:
     #: what the launcher knew of the run's size (``steps``, ``tokens_per_example``), for the queue's estimates
     plan: dict | None = None
     cancel_requested: bool = False
+    #: what started its worker: ``local`` (a process on this machine) or ``ray`` (a task on a Ray cluster)
+    executor: str = "local"
+    #: the Ray node that ran it (None for a local run)
+    node: str | None = None
+
+    @property
+    def where(self) -> str:
+        """Where its worker runs or ran, for tables: ``host``, ``host (ray node 3f2a1c)``, or ``-`` before it starts."""
+        if not self.host:
+            return "ray: waiting for a node" if self.executor == "ray" and self.active else "-"
+        return f"{self.host} (ray node {self.node[:6]})" if self.executor == "ray" and self.node else self.host
 
     @property
     def active(self) -> bool:
@@ -350,10 +361,36 @@ class RunStore:
         rec = self._db.get(f"run/{run_id}")
         return bool(rec and rec.get("cancel_requested"))
 
-    def attach(self, run_id: str, pid: int, host: str, pid_started: float | None) -> None:
-        """The worker introduces itself (its pid, host and process start time)."""
-        self.update(run_id, pid=pid, host=host, pid_started=pid_started)
+    def attach(self, run_id: str, pid: int, host: str, pid_started: float | None, **where) -> None:
+        """The worker introduces itself (its pid, host and process start time; ``where``: e.g. its Ray node)."""
+        self.update(run_id, pid=pid, host=host, pid_started=pid_started, **where)
         self._db.set(f"hb/{run_id}", time.time())
+
+    def mark_running(self, run_id: str, gpu: str | None = None) -> None:
+        """Move a queued run to ``running`` at once (the cluster placed it: no local slot to wait for)."""
+        with self._db.transact(retry=True):
+            rec = self._rec(run_id)
+            if rec["status"] != QUEUED:
+                raise RunStateError(f"run {run_id} is {rec['status']}, not queued")
+            rec.update(status=RUNNING, started=time.time(), gpu=gpu)
+            self._db.set(f"run/{run_id}", rec)
+
+    # ------------------------------------------------------------ what a worker needs beyond the methods above
+    # A worker on another machine talks to the store through a proxy with the same methods
+    # (:class:`disc_core.runs.ray_executor.RemoteStore`), which also moves the run folder to the head.
+    def fresh(self) -> "RunStore":
+        """A store object for another thread of the same worker (a connection of its own)."""
+        return RunStore(self.root)
+
+    def listeners(self, run_id: str) -> list:
+        """Extra training listeners a worker adds (none here: the run folder is already in place)."""
+        return []
+
+    def push(self, run_id: str) -> None:
+        """Bring the run folder to where the store's readers look (here it already is)."""
+
+    def pull(self, run_id: str) -> None:
+        """Bring the run folder (its checkpoint) to where the worker runs, before a resume (here it is)."""
 
     def finish(self, run_id: str, status: str, results: dict | None = None, error: str | None = None,
                note: str | None = None) -> bool:
@@ -380,7 +417,7 @@ class RunStore:
                         "it has its results; launch a new run to train again")
                 raise RunStateError(f"run {run_id} is {rec['status']}: only failed or cancelled runs "
                                     f"can be resumed ({hint})")
-            rec.update(status=QUEUED, queued_at=time.time(), pid=None, host=None, pid_started=None,
+            rec.update(status=QUEUED, queued_at=time.time(), pid=None, host=None, pid_started=None, node=None,
                        finished=None, error=None, eta_s=None, gpu=None, cancel_requested=False,
                        attempt=rec.get("attempt", 1) + 1, note=None)
             self._db.set(f"run/{run_id}", rec)
@@ -409,7 +446,8 @@ class RunStore:
             raise RunStateError(f"run {run_id} is {me['status']}, not queued")
         if me.get("cancel_requested"):  # a group cancel in progress: never start, the heartbeat ends it
             return False
-        recs = [r for r in (self._db.get(f"run/{i}") for i in self.ids()) if r]
+        # runs on a Ray cluster hold the cluster's resources, not this machine's slots
+        recs = [r for r in (self._db.get(f"run/{i}") for i in self.ids()) if r and r.get("executor") != "ray"]
         running = [r for r in recs if r["status"] == RUNNING]
         ahead = [r for r in recs if r["status"] == QUEUED and (r["queued_at"], r["id"]) < (me["queued_at"], me["id"])]
         if len(running) + len(ahead) >= max_running:
@@ -433,6 +471,8 @@ class RunStore:
             if hb is None or now - hb > HEARTBEAT_TIMEOUT:
                 return (f"worker on {rec['host']} sent no heartbeat for {HEARTBEAT_TIMEOUT:.0f} s (machine down, "
                         f"process killed or out of memory?); every metric it logged is kept")
+            return None
+        if rec.get("executor") == "ray":  # waiting in the Ray cluster's queue; the store service watches its task
             return None
         if hb is None and now - rec.get("queued_at", rec["created"]) > STARTUP_GRACE:
             return f"the worker never started (nothing heard from it in {STARTUP_GRACE:.0f} s); see worker.log"

@@ -79,9 +79,9 @@ def max_concurrent(gpus: list[str] | None = None) -> int:
 class _Heartbeat(threading.Thread):
     """Beats every second; on a cancel (SIGTERM or the store's flag) marks the run cancelled and exits."""
 
-    def __init__(self, root, run_id: str):
+    def __init__(self, store: RunStore, run_id: str):
         super().__init__(name="disc-heartbeat", daemon=True)
-        self.root, self.run_id = root, run_id
+        self.store, self.run_id = store, run_id
         self.wake = threading.Event()
         self.cancel_requested = False
         self.stopped = False
@@ -95,7 +95,7 @@ class _Heartbeat(threading.Thread):
         self.wake.set()
 
     def run(self) -> None:
-        store = RunStore(self.root)  # its own connection: never waits on a main-thread transaction of ours
+        store = self.store.fresh()  # its own connection: never waits on a main-thread transaction of ours
         while True:
             if self.cancel_requested:
                 self._cancel(store)
@@ -128,18 +128,30 @@ def _wait_for_slot(store: RunStore, run_id: str) -> str | None:
         time.sleep(POLL_S)
 
 
-def run_worker(store: RunStore, run_id: str, resume: bool = False) -> int:
-    """Run ``run_id`` from the store in this process; returns the exit code (0 finished, 1 failed)."""
+def run_worker(store: RunStore, run_id: str, resume: bool = False, claim: bool = True, **where) -> int:
+    """Run ``run_id`` from the store in this process; returns the exit code (0 finished, 1 failed).
+
+    ``claim=False``: a cluster scheduler (Ray) already placed the run and set ``CUDA_VISIBLE_DEVICES``; it
+    starts at once instead of waiting for one of this machine's slots. ``where`` goes into the run's record
+    (e.g. ``executor="ray", node=...``). ``store`` may be a proxy of the store (a worker on another machine).
+    """
     import psutil
 
-    hb = _Heartbeat(store.root, run_id)
-    signal.signal(signal.SIGTERM, hb.request_cancel)
-    store.attach(run_id, pid=os.getpid(), host=HOST, pid_started=psutil.Process().create_time())
+    hb = _Heartbeat(store, run_id)
+    try:
+        signal.signal(signal.SIGTERM, hb.request_cancel)
+    except ValueError:  # not the main thread (some cluster workers): the store's cancel flag still reaches us
+        pass
+    store.attach(run_id, pid=os.getpid(), host=HOST, pid_started=psutil.Process().create_time(), **where)
     hb.start()
     try:
-        gpu = _wait_for_slot(store, run_id)
-        if gpu is not None:
-            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        if claim:
+            gpu = _wait_for_slot(store, run_id)
+            if gpu is not None:
+                os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        else:
+            gpu = os.environ.get("CUDA_VISIBLE_DEVICES") or None
+            store.mark_running(run_id, gpu)
         from ..engine.config import RunConfig
         from ..engine.experiment import run_experiment
         from .store import StoreListener
@@ -148,16 +160,23 @@ def run_worker(store: RunStore, run_id: str, resume: bool = False) -> int:
         cfg = RunConfig.from_dict(info.config)
         run_dir = store.run_dir(run_id)
         if resume:
+            store.pull(run_id)  # a worker on another machine fetches the run folder (its checkpoint) first
             has_ckpt = (run_dir / "checkpoint" / "trainer_state.pt").exists()
             store.update(run_id, note=f"resumed (attempt {info.attempt}) from the last checkpoint" if has_ckpt else
                          "no checkpoint was saved (set checkpoint_steps to save them): started over")
         print(f"run {run_id} attempt {info.attempt} on {HOST} pid {os.getpid()} gpu {gpu}", flush=True)
-        results = run_experiment(cfg, run_dir, listeners=[StoreListener(store, run_id)], resume=resume)
+        results = run_experiment(cfg, run_dir, listeners=[StoreListener(store, run_id), *store.listeners(run_id)],
+                                 resume=resume)
+        store.push(run_id)  # the run folder reaches the store's machine before the run counts as finished
         store.finish(run_id, FINISHED, results=results)
         return 0
     except BaseException:
         err = traceback.format_exc()
         print(err, file=sys.stderr, flush=True)
+        try:
+            store.push(run_id)  # what it wrote (metrics.jsonl, the last checkpoint) is kept for a resume
+        except Exception as push_err:
+            print(f"could not copy the run folder back: {push_err}", file=sys.stderr, flush=True)
         store.finish(run_id, FAILED, error=err)
         return 1
     finally:
