@@ -212,3 +212,18 @@ def test_jobs_share_a_plan_between_processes(tiny_model, tmp_path, monkeypatch):
     ran = [re.findall(r"splice-synthetic (\S+) seed (\d)", text) for text in logs.values()]
     assert len(ran[0]) == len(ran[1]) == 4 and not set(ran[0]) & set(ran[1])
     assert "| splice-synthetic | pretrained > rand | 2 |" in (tmp_path / "R.md").read_text()
+
+
+def test_gpu_hours_pack_cells_longest_first(capsys):
+    from disc_core.study.reproduce import build_plan, gpu_cell_seconds, hours_on_gpus, n_cells
+
+    plan = build_plan("gpu")
+    cells = [gpu_cell_seconds(t, plan.model) for t in plan.tasks for _ in range(n_cells(t))]
+    assert len(cells) == sum(n_cells(t) for t in plan.tasks) > 100
+    one, eight, many = hours_on_gpus(plan, 1), hours_on_gpus(plan, 8), hours_on_gpus(plan, 10_000)
+    assert one == pytest.approx(sum(cells) / 3600)  # one GPU: every cell in a row
+    assert many == pytest.approx(max(cells) / 3600)  # a GPU per cell: the longest cell
+    assert one / 8 <= eight < one / 4  # eight GPUs: close to an eighth, never better
+    assert main(["reproduce", "--profile", "gpu", "--dry-run", "--gpus", "1", "8"]) == 0
+    out = capsys.readouterr().out
+    assert f"on 1 GPU(s): ~{one:.1f} h" in out and f"on 8 GPU(s): ~{eight:.1f} h" in out and "assumed" in out

@@ -14,7 +14,6 @@ dashboard).
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import time
@@ -259,7 +258,7 @@ def loss_curve_figure(curves: dict[str, list[list[tuple[int, float]]]], title: s
         if len(runs) > 1:
             ax.fill_between(steps, np.nanmin(Y, axis=0), np.nanmax(Y, axis=0), color=c, alpha=0.18, lw=0)
     ax.set_xlabel("optimiser step")
-    ax.set_ylabel("training loss" + (f" (moving average)" if (smooth or 2) > 1 else ""))
+    ax.set_ylabel("training loss" + (" (moving average)" if (smooth or 2) > 1 else ""))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -487,7 +486,7 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
 def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: str | Path,
                  commands: list[str] | None = None, discussion: str | None = None) -> Path:
     """Write the Markdown report of ``plan``'s finished runs under ``root`` and its figures."""
-    from .reproduce import STUDIES, estimate_seconds, task_root
+    from .reproduce import STUDIES, estimate_seconds
 
     root, report_path, figures_dir = Path(root), Path(report_path), Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -527,12 +526,13 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
                  f"Load average while writing this report: {hw.get('load_average', '?')}.")
     L += ["", "Profiles of the same command (`--profile`); estimates are for an idle 2-core CPU:", "",
           "| profile | model | tasks | estimated hours | what it is |", "|---|---|---|---|---|"]
-    from .reproduce import PROFILES, build_plan
+    from .reproduce import PROFILES, build_plan, hours_on_gpus
 
     for name in PROFILES:
         pl = build_plan(name)
         est = sum(estimate_seconds(t, pl.model) for t in pl.tasks) / 3600
-        est_s = f"{est:.1f}" if name != "gpu" else "(GPU: about a day of one GPU)"
+        est_s = f"{est:.1f}" if name != "gpu" else (f"(GPU: ~{hours_on_gpus(pl, 1):.0f} h of one A100-class GPU at an "
+                                                   "assumed 100k tokens/s; `--dry-run --gpus 1 8 32`)")
         L.append(f"| `{name}`{' (this report)' if name == plan.profile else ''} | `{pl.model}` | {len(pl.tasks)} | "
                  f"{est_s} | {pl.about} |")
     L += ["", "| task | variants | seeds | estimated idle-CPU minutes | budget (differs from the paper's) |",
@@ -545,6 +545,7 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += ["## What has not finished", ""]
     L += [f"- {m}" for m in missing] if missing else ["Every cell of the plan has finished."]
     L.append("")
+    L += _where_section(root)
     # data splits, from the finished runs' own config.json
     L += ["## Data and splits", ""]
     seen = set()
@@ -631,6 +632,32 @@ SIDE_STUDIES = {
                   "epochs. STS-B with shift 1000 at 1e-4: pretrained+shift had barely moved past rand+shift (the "
                   "table); the plan moved the GLUE tasks to the paper's 3 epochs.",
 }
+
+
+def _where_section(root: Path) -> list[str]:
+    """'Where the cells ran': each finished cell's ``ran_on`` (local machine or Ray node), counted."""
+    counts: dict[str, list[str]] = {}
+    for p in sorted(root.rglob("results.json")):
+        rel = p.parent.relative_to(root)
+        if any(part.startswith("superseded") for part in rel.parts):
+            continue
+        try:
+            where = json.loads(p.read_text(encoding="utf-8")).get("ran_on")
+        except (OSError, ValueError):
+            continue
+        if not where:
+            key = "not recorded (a cell from before cells recorded where they ran)"
+        elif where.get("executor") == "ray":
+            key = f"`{where.get('host')}` (ray node {str(where.get('node'))[:6]})"
+        else:
+            key = f"`{where.get('host')}` (local)"
+        counts.setdefault(key, []).append(str(rel.parts[0]))
+    if not counts:
+        return []
+    L = ["## Where the cells ran", "", "| where | cells | studies |", "|---|---|---|"]
+    for key, studies in sorted(counts.items(), key=lambda kv: -len(kv[1])):
+        L.append(f"| {key} | {len(studies)} | {', '.join(sorted(set(studies)))} |")
+    return L + [""]
 
 
 def _side_study(side: Path) -> list[str]:
