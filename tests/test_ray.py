@@ -78,6 +78,15 @@ def test_executor_choice_and_a_clear_error_without_a_cluster(monkeypatch, tmp_pa
     assert RunStore(tmp_path / "runs").ids() == []
 
 
+def test_a_queued_ray_run_whose_cluster_is_gone_can_still_be_cancelled(monkeypatch, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run_id = store.create(RunConfig(dataset="splice-synthetic", max_steps=2))
+    store.update(run_id, executor="ray", ray_address="127.0.0.1:9")  # queued on a cluster that is no more
+    assert store.get(run_id).status == "queued"  # not reaped: Ray's queue may be long
+    assert runner.cancel(run_id, store=store)
+    assert store.get(run_id).status == "cancelled"
+
+
 def test_a_comparison_spreads_over_the_nodes_and_streams_live_metrics(store, tiny_model, capsys):
     cfgs = [_cfg(tiny_model, variant=v, max_steps=40, group="ray-cmp") for v in ("pretrained", "rand", "re-emb")]
     ids = runner.launch_group(cfgs, store=store)

@@ -419,7 +419,10 @@ class RayExecutor(Executor):
             if not store.get(info.id).active:
                 return
             time.sleep(0.1)
-        self._ray_cancel(store, info.id)
+        try:
+            self._ray_cancel(store, info.id)
+        except Exception:  # the cluster is gone (so is its task): the run is marked cancelled all the same
+            pass
 
     def _ray_cancel(self, store: RunStore, run_id: str) -> None:
         connect(self.address).get(self.service(store).cancel.remote(run_id))
