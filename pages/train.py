@@ -147,6 +147,8 @@ if done and done["key"].rsplit("/", 1)[0] == launch_key.rsplit("/", 1)[0]:  # th
     view = queue_view(run_store())
     first = next(iter(view.group(group)), None)
     where = f" Its first run: {first.describe()}." if first is not None else ""
+    if first is None and any(r.executor == "ray" for r in run_store().list(group=group)):
+        where = " They wait in the Ray cluster's queue; Ray places each on a node."  # DISC_EXECUTOR=ray
     st.success(f"Queued {done['n']} run(s) as group **{group}**.{where} Watch them on the Runs page.")
     st.page_link(PAGES["runs"], label=f"Watch {group} on the Runs page", icon=":material/monitoring:",
                  query_params={"group": group})
