@@ -7,30 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from disc_core import plots
-from disc_core.study.compare import PAPER_COLUMN, summarize, to_markdown, train_time_text
-from disc_core.study.paper import PAPER_TASKS, paper_cell, paper_results, paper_setting
-from disc_core.study.pooling import (chance_level, describe_differences, one_class_runs, one_per_seed, result_rows,
+from disc_core.study.compare import to_markdown
+from disc_core.study.paper import PAPER_TASKS, paper_block, paper_results, paper_setting
+from disc_core.study.pooling import (describe_differences, one_per_seed, ordering_checks, result_rows, results_table,
                                      split_pools)
 from ui.common import PAGES, remembered, require_app, run_store, shared_selectbox, show_error
 
 require_app()
-
-
-def _paper_block(dataset: str, our_labels: list[str]) -> pd.DataFrame:
-    """Every number the paper prints for ``dataset``, as printed: one column per setting and split (non-text:
-    test, validation; text: full data, 1% data), one row per label, ours included ("not reported")."""
-    block = paper_results()[dataset]
-    columns = [(setting, split) for setting, splits in block.items() for split in splits]
-    labels = list(dict.fromkeys([lb for s, sp in columns for lb in block[s][sp]] + our_labels))
-    text = "1pct" in block  # text: settings (full data, 1%), one split; non-text: one setting, two splits
-    names = {("full", "test"): "full data" if text else "test", ("full", "validation"): "validation",
-             ("1pct", "test"): "1% data"}
-    data = {}
-    for setting, split in columns:
-        cells = [paper_cell(dataset, lb, setting=setting, split=split) for lb in labels]
-        tables = sorted({t for c in cells for t in c.tables}, key=len)
-        data[f"{names.get((setting, split), setting)} ({' & '.join(tables)})"] = [c.printed for c in cells]
-    return pd.DataFrame(data, index=pd.Index(labels, name="variant"))
 
 
 st.title("Results")
@@ -97,24 +80,13 @@ def _section(pool_rows: list[dict], sfx: str) -> None:
         in_table = [r for r in rows if r["model"] == model]
     else:
         in_table = rows
-    table = summarize(in_table)
-    by_label = {lb: [r for r in in_table if r["label"] == lb] for lb in table["variant"]}
-    chance = [chance_level(m, by_label[v]) for v, m in zip(table["variant"], table["metric"])]
-    one_class = [one_class_runs(by_label[v]) for v in table["variant"]]
+    table, shown = results_table(in_table)
     task, which = PAPER_TASKS.get(name, (None, None))
     left, right = st.columns([3, 2])
     with left:
         st.subheader("This reproduction")
         # ours and the paper's on one scale (0-1: the paper's percent / 100), the number as printed in parentheses
-        st.table(pd.DataFrame({
-            "variant": table["variant"], "metric": table["metric"],
-            "mean ± std": [f"{m:.4f} ± {s:.4f}" if n > 1 else f"{m:.4f} (1 run, no spread)" for m, s, n in
-                           zip(table["mean"], table["std"], table["n"])],
-            "runs": table["n"], "train time (mean)": [train_time_text(t) for t in table["train_time_s"]],
-            "chance level": [text for _, text in chance],
-            "predicts one class": [f"{k} of {n} run(s)" if k else "no" for k, n in zip(one_class, table["n"])],
-            PAPER_COLUMN: table["paper_text"], "paper's table": table["paper_source"]}
-        ).set_index("variant"))
+        st.table(shown)
         st.caption("*chance level*: the score of learning nothing: always predicting the training set's most "
                    "frequent class (accuracy, F1), or no relation (MCC, Spearman, Pearson: 0). A run that *predicts "
                    "one class* only has learned nothing that tells the classes apart, whatever its score and "
@@ -123,13 +95,11 @@ def _section(pool_rows: list[dict], sfx: str) -> None:
         if task and any(paper_setting(f) is None for f in fractions):
             st.caption(f"These runs used {', '.join(f'{f:g}' for f in fractions)} of the training data; the paper "
                        "reports the full training set and (text) 1% of it, so other fractions have no paper number.")
-        levels = [v for v, _ in chance if v is not None]
-        st.plotly_chart(plots.results_bar(table, chance=sum(levels) / len(levels) if levels else None),
-                        key=f"results-bar{sfx}")
+        st.plotly_chart(plots.results_bar(table, chance=shown.attrs["chance"]), key=f"results-bar{sfx}")
     with right:
         st.subheader(f"The paper: {task} ({which})" if task else "The paper")
         if name in paper_results():
-            st.table(_paper_block(name, [r["label"] for r in rows]))
+            st.table(pd.DataFrame(paper_block(name, [r["label"] for r in rows])).rename_axis("variant"))
             st.caption("As printed (percent; the table on the left shows them ÷100 beside ours). specific: "
                        "the discipline-specific model (PLUS-TFM on protein, Hilbert-CNN on DNA); albert:…: the paper's "
                        "ALBERT rows. *not reported*: the paper prints no number for that cell (for unused only a "
@@ -137,16 +107,8 @@ def _section(pool_rows: list[dict], sfx: str) -> None:
         else:
             st.caption("The paper does not report this dataset (a built-in or your own): compare the variants "
                        "with each other.")
-        if len({r["seed"] for r in in_table}) > 1:
-            from disc_core.study.compare import paired_test
-
-            for better, worse in (("pretrained", "rand"), ("pretrained", "re-emb"), ("re-emb", "rand")):
-                t = paired_test(in_table, better, worse)
-                if t:
-                    verdict = "holds" if t["holds"] else ("same direction, not significant" if t["direction_ok"]
-                                                          else "does not hold")
-                    st.markdown(f"`{better} > {worse}`: {verdict} (mean diff {t['mean_diff']:+.4f}, "
-                                f"95% CI [{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}], {t['n']} seeds)")
+        for line in ordering_checks(in_table):
+            st.markdown(line)
 
     st.subheader("Export")
     a, b, c = st.columns(3)

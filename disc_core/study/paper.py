@@ -29,7 +29,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["PAPER_TASKS", "PAPER_ORDERINGS", "PAPER_SCALE", "CITATION", "PaperCell", "paper_data", "paper_results",
+__all__ = ["paper_block", "PAPER_TASKS", "PAPER_ORDERINGS", "PAPER_SCALE", "CITATION", "PaperCell", "paper_data", "paper_results",
            "paper_row", "paper_cell", "paper_metric", "paper_splits", "paper_settings", "paper_validation_row",
            "paper_specific", "paper_setting", "paper_model", "paper_recipe", "paper_dataset_sizes", "NOT_IN_PAPER"]
 
@@ -220,3 +220,26 @@ def paper_recipe() -> dict:
 def paper_dataset_sizes() -> dict:
     """The paper's dataset sizes (Appendix Tables 3-6), keyed by our dataset names."""
     return {k: v for k, v in paper_data().get("dataset_sizes", {}).items() if not k.startswith("_")}
+
+
+def paper_block(dataset: str, labels: list[str] | tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    """Every number the paper prints for ``dataset``, as printed: ``{column: {label: printed}}``.
+
+    One column per setting and split (non-text: test, validation; text: full data, 1% data), named with the
+    tables the numbers come from; one row per label the paper has, then each of ``labels`` (ours) it lacks
+    (*not reported*). The Results page shows it beside a run group's table.
+    """
+    block = paper_results()[dataset]
+    columns = [(setting, split) for setting, splits in block.items() for split in splits]
+    rows = list(dict.fromkeys([lb for s, sp in columns for lb in block[s][sp]] + list(labels)))
+    text = "1pct" in block  # text: settings (full data, 1%), one split; non-text: one setting, two splits
+    names = {("full", "test"): "full data" if text else "test", ("full", "validation"): "validation",
+             ("1pct", "test"): "1% data"}
+    out = {}
+    for setting, split in columns:
+        cells = [paper_cell(dataset, lb, setting=setting, split=split) for lb in rows]
+        tables = sorted({t for c in cells for t in c.tables}, key=len)
+        out[f"{names.get((setting, split), setting)} ({' & '.join(tables)})"] = {
+            lb: c.printed for lb, c in zip(rows, cells)}
+    return out
+

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .compare import NOT_RESULT_FIELDS
 
-__all__ = ["result_rows", "setting_of", "Pool", "split_pools", "differences", "describe_differences",
+__all__ = ["results_table", "ordering_checks", "ORDERINGS", "result_rows", "setting_of", "Pool", "split_pools", "differences", "describe_differences",
            "one_per_seed", "chance_level", "one_class_runs", "IGNORED_FIELDS"]
 
 #: Fields that never keep two groups apart: those that cannot change a number, the seed, and the fields
@@ -156,3 +156,51 @@ def chance_level(metric: str, rows: list[dict]) -> tuple[float | None, str]:
 def one_class_runs(rows: list[dict]) -> int:
     """How many of the runs predict a single class on the test set."""
     return sum(bool(r.get("predicts_one_class")) for r in rows)
+
+
+#: The orderings the Results page tests for a pool of runs with several seeds.
+ORDERINGS = (("pretrained", "rand"), ("pretrained", "re-emb"), ("re-emb", "rand"))
+
+
+def results_table(rows: list[dict]):
+    """``(summary, shown)`` for one pool of runs (one run per variant and seed): :func:`~.compare.summarize`'s
+    table, and the table the Results page shows: mean ± std, runs, training time, the chance level, how many
+    runs predict one class, and the paper's number beside each variant."""
+    import pandas as pd
+
+    from .compare import PAPER_COLUMN, summarize, train_time_text
+
+    table = summarize(rows)
+    by_label = {lb: [r for r in rows if r["label"] == lb] for lb in table["variant"]}
+    chance = [chance_level(m, by_label[v]) for v, m in zip(table["variant"], table["metric"])]
+    one_class = [one_class_runs(by_label[v]) for v in table["variant"]]
+    shown = pd.DataFrame({
+        "variant": table["variant"], "metric": table["metric"],
+        "mean ± std": [f"{m:.4f} ± {s:.4f}" if n > 1 else f"{m:.4f} (1 run, no spread)" for m, s, n in
+                       zip(table["mean"], table["std"], table["n"])],
+        "runs": table["n"], "train time (mean)": [train_time_text(t) for t in table["train_time_s"]],
+        "chance level": [text for _, text in chance],
+        "predicts one class": [f"{k} of {n} run(s)" if k else "no" for k, n in zip(one_class, table["n"])],
+        PAPER_COLUMN: table["paper_text"], "paper's table": table["paper_source"]}).set_index("variant")
+    levels = [v for v, _ in chance if v is not None]
+    shown.attrs["chance"] = sum(levels) / len(levels) if levels else None  # one line for the bar chart
+    return table, shown
+
+
+def ordering_checks(rows: list[dict]) -> list[str]:
+    """One line per ordering of :data:`ORDERINGS` that the pool's variants allow: the paired test over seeds
+    (``holds`` = the 95% interval of the paired difference lies above 0)."""
+    from .compare import paired_test
+
+    out = []
+    if len({r["seed"] for r in rows}) < 2:
+        return out
+    for better, worse in ORDERINGS:
+        t = paired_test(rows, better, worse)
+        if t:
+            verdict = "holds" if t["holds"] else ("same direction, not significant" if t["direction_ok"]
+                                                  else "does not hold")
+            out.append(f"`{better} > {worse}`: {verdict} (mean diff {t['mean_diff']:+.4f}, 95% CI "
+                       f"[{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}], {t['n']} seeds)")
+    return out
+
