@@ -12,6 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
+from helpers import write_midi
 
 from disc_core.cli.main import main
 from disc_core.data import DATASETS, load_dataset
@@ -28,17 +29,6 @@ def dna_csv(path: Path, n: int = 40, seed: int = 1, header: str = "seq,kind", le
     rng = random.Random(seed)
     rows = ["".join(rng.choice("ACGT") for _ in range(length)) + f",{'pos' if i % 2 else 'neg'}" for i in range(n)]
     return write(path, header + "\n" + "\n".join(rows) + "\n")
-
-
-def write_midi(path: Path, pitches) -> None:
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    inst.notes = [pretty_midi.Note(80, p, i * 0.2, i * 0.2 + 0.2) for i, p in enumerate(pitches)]
-    pm.instruments.append(inst)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pm.write(str(path))
 
 
 def cli(capsys, *argv) -> tuple[int, str, str]:

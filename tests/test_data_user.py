@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import write_midi
 
 from disc_core.data import DATASETS, MAX_SYMBOLS, get_info, load_dataset
 from disc_core.data import user
@@ -235,17 +236,6 @@ def test_wrong_field_count_and_unknown_options(tmp_path):
 # --------------------------------------------------------------------------------------------
 # MIDI folders
 # --------------------------------------------------------------------------------------------
-
-def write_midi(path: Path, pitches):
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI()
-    inst = pretty_midi.Instrument(program=0)
-    inst.notes = [pretty_midi.Note(80, p, i * 0.2, i * 0.2 + 0.2) for i, p in enumerate(pitches)]
-    pm.instruments.append(inst)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pm.write(str(path))
-
 
 @pytest.fixture
 def midi_folder(tmp_path):

@@ -90,6 +90,23 @@ def app_url(tmp_path_factory):
     assert not [r.id for r in RunStore(tmp / "runs").list() if r.active]
 
 
+
+def _train_one_seed_of(page, model: str) -> None:
+    """On the Train page: a local model folder, one seed."""
+    _nav(page, "Train")
+    page.get_by_text("local folder").click()
+    field = page.get_by_label("Model folder (written by save_pretrained; safetensors weights)", exact=True)
+    field.fill(model)
+    field.press("Enter")
+    seeds = page.get_by_label("Seeds", exact=True)
+    try:
+        seeds.wait_for(timeout=60_000)
+    except Exception:
+        _shot(page, "debug-train")
+        raise
+    seeds.fill("1")
+    seeds.press("Enter")
+
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(500)  # let charts finish their transitions
@@ -127,19 +144,7 @@ def test_tour_launch_watch_and_compare(browser, app_url, tiny_model):
     _no_exception(page)
     _shot(page, "3-token-mapping")
 
-    _nav(page, "Train")
-    page.get_by_text("local folder").click()
-    field = page.get_by_label("Model folder (written by save_pretrained; safetensors weights)", exact=True)
-    field.fill(tiny_model)
-    field.press("Enter")
-    seeds = page.get_by_label("Seeds", exact=True)
-    try:
-        seeds.wait_for(timeout=60_000)
-    except Exception:
-        _shot(page, "debug-train")
-        raise
-    seeds.fill("1")
-    seeds.press("Enter")
+    _train_one_seed_of(page, tiny_model)
     page.get_by_text("Recipe (the paper's defaults)").click()
     steps = page.get_by_label("max steps (0 = by epochs)", exact=True)
     steps.fill("40")
@@ -327,14 +332,7 @@ def test_classroom_one_demo_the_queue_a_group_cancel_and_results_that_do_not_poo
     page = tabs[0]
 
     # a second launch waits behind the demo; the Train page says what it costs before Launch
-    _nav(page, "Train")
-    page.get_by_text("local folder").click()
-    field = page.get_by_label("Model folder (written by save_pretrained; safetensors weights)", exact=True)
-    field.fill(tiny_model)
-    field.press("Enter")
-    seeds = page.get_by_label("Seeds", exact=True)
-    seeds.fill("1")
-    seeds.press("Enter")
+    _train_one_seed_of(page, tiny_model)
     steps = page.get_by_label("max steps (0 = by epochs)", exact=True)  # outside the collapsed recipe
     steps.fill("20")
     steps.press("Enter")
