@@ -227,3 +227,13 @@ def test_gpu_hours_pack_cells_longest_first(capsys):
     assert main(["reproduce", "--profile", "gpu", "--dry-run", "--gpus", "1", "8"]) == 0
     out = capsys.readouterr().out
     assert f"on 1 GPU(s): ~{one:.1f} h" in out and f"on 8 GPU(s): ~{eight:.1f} h" in out and "assumed" in out
+
+
+def test_laptop_plan_gives_rte_its_own_learning_rate_look_after_its_cells():
+    plan = build_plan("laptop")
+    keys = [t.key for t in plan.tasks]
+    looks = [t for t in plan.tasks if t.study == "lr-look"]
+    assert [t.dataset for t in looks] == ["rte", "rte"]
+    assert sorted(t.overrides["learning_rate"] for t in looks) == [3e-5, 3e-4]
+    assert all(t.seeds == (0,) and t.variants == ("pretrained+shift", "rand+shift") for t in looks)
+    assert keys.index("text/rte") < plan.tasks.index(looks[0])

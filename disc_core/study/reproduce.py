@@ -43,6 +43,7 @@ STUDIES = {
     "text-1pct": ("Token shifting on text, 1% of the training data", "appendix"),
     "pretrain-steps": ("Pre-training steps", "Figure 3"),
     "lr-grid": ("Choosing the learning rate", "appendix A"),
+    "lr-look": ("A learning-rate look before a claim is called failed", "appendix A's grid, per task"),
     "signal": ("Time to signal on the long-sequence tasks", "Figure 2's question, asked of the metric"),
 }
 NON_TEXT_VARIANTS = ("pretrained", "rand", "re-emb", "unused")
@@ -194,6 +195,12 @@ def _laptop() -> tuple[list[Task], str]:
     # none or the reverse (MRPC, CoLA), so these say whether ours agrees, not whether transfer exists
     for ds in ("mrpc", "rte", "cola"):
         tasks.append(Task("text", ds, core_text, seeds, budget(ds, 3, **text), f"the paper's {ep(ds, 3)}"))
+    # RTE stayed at chance for both sides at 1e-4 in a first probe: one seed at a smaller and a larger rate
+    # before the report calls its claim (a 6-point gap in the paper) failed
+    for lr in (3e-5, 3e-4):
+        tasks.append(Task("lr-look", "rte", core_text, (0,), budget("rte", 3, **text, learning_rate=lr),
+                          f"RTE's own learning-rate look: learning rate {lr:g}, one seed, the paper's {ep('rte', 3)}",
+                          sub=f"lr{lr:.0e}"))
     # 4. the long-sequence tasks at full length: MAESTRO (128-note segments) in full, then a one-seed
     #    time-to-signal probe of each 500-token task before its seeds are spent
     # voting per piece: validation on all 15 pieces (300 segments would be ~6 pieces, too few to stop on)
