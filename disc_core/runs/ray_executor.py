@@ -120,9 +120,19 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
                           "'Running on a Ray cluster')") from err
 
 
+def _code_version() -> str:
+    """A digest of the code a store service runs (this module and the store): a detached service outlives the
+    process that made it, so a newer disc_core gets a service of its own instead of calling an old one."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha1()
+    for name in ("ray_executor.py", "store.py", "worker.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:6]
+
+
 def service_name(root: str | Path) -> str:
-    """The store service's actor name: one per runs root."""
-    return "disc-store-" + hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:12]
+    """The store service's actor name: one per runs root and version of the code."""
+    return f"disc-store-{hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:12]}-{_code_version()}"
 
 
 # ------------------------------------------------------------------------------------ run folders as bytes
@@ -425,7 +435,11 @@ class RayExecutor(Executor):
             pass
 
     def _ray_cancel(self, store: RunStore, run_id: str) -> None:
-        connect(self.address).get(self.service(store).cancel.remote(run_id))
+        """Force-cancel through the service that owns the run's task (named in its record: maybe an older one)."""
+        ray = connect(self.address)
+        name = store._rec(run_id).get("ray_service")
+        svc = ray.get_actor(name, namespace=NAMESPACE) if name else self.service(store)
+        ray.get(svc.cancel.remote(run_id))
 
     def alive(self, info: RunInfo) -> bool | None:
         return None  # the store judges Ray workers by pid (same host) or heartbeat, the service by its task
