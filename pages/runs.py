@@ -84,6 +84,11 @@ def draw(group: str) -> None:
     every = store.list()
     view = queue_view(runs=every)
     queue_panel(view, key="runs-queue", current_group=group)
+    on_ray = [r for r in every if r.executor == "ray" and r.active]
+    if on_ray:
+        n_running = sum(r.status == "running" for r in on_ray)
+        st.caption(f"On the Ray cluster: {n_running} running, {len(on_ray) - n_running} waiting for a node "
+                   "(Ray places them; this machine's queue above does not count them).")
     runs = sorted((r for r in every if r.group == group), key=lambda r: (plots.variant_order(r.label), r.seed))
     series = [plots.series_from_events(f"{r.label} s{r.seed}", r.label, events(r.id)) for r in runs]
     waiting = [view.of(r.id) for r in runs if r.status == "queued"]

@@ -659,3 +659,20 @@ def test_embedding_labels_only_the_chosen_symbols_when_crowded():
     fig = plots.embedding_projection(emb, list(range(30)), names, [f"t{k}" for k in range(30)], background=50,
                                      labelled=["p3"])
     assert [t for t in fig.data[-1].text if t] == ["p3 → t3"]
+
+
+def test_runs_page_tells_ray_runs_apart_from_this_machines_queue(own_store):
+    cfg = RunConfig(dataset="splice-synthetic", max_steps=20)
+    waiting = own_store.create(cfg, group="on-ray")
+    own_store.update(waiting, executor="ray", ray_address="head:6379")  # in Ray's queue, no node yet
+    local = own_store.create(cfg, group="here")
+    at = _app()
+    at.switch_page("pages/runs.py").run()
+    at.selectbox(key="runs-group").set_value("on-ray").run()
+    assert not at.exception, at.exception
+    shown = " ".join(m.value for m in at.markdown)
+    assert "queued on the Ray cluster, waiting for a node" in shown
+    assert any("On the Ray cluster: 0 running, 1 waiting for a node" in c.value for c in at.caption)
+    # this machine's queue holds the local run only
+    assert any("On this machine: 0 running, 1 queued" in e.label for e in at.expander)
+    assert own_store.get(local).status == "queued" and own_store.get(waiting).status == "queued"

@@ -103,6 +103,8 @@ def test_a_comparison_spreads_over_the_nodes_and_streams_live_metrics(store, tin
     assert not at.exception, at.exception
     shown = " ".join(m.value for m in at.markdown)
     assert "ray node" in shown and ("running" in shown or "finished" in shown), shown[:2000]
+    assert any("On the Ray cluster:" in c.value for c in at.caption) or not any(
+        r.active for r in (store.get(i) for i in ids))
     infos = _poll(lambda: (lambda xs: xs if not any(x.active for x in xs) else None)([store.get(i) for i in ids]),
                   "the three runs to end")
     assert [i.status for i in infos] == ["finished"] * 3, [i.error for i in infos]
