@@ -37,7 +37,7 @@ def real_data_dir() -> Path:
     if not d or not Path(d).is_dir():
         pytest.skip("the paper's real datasets are not available: set DISC_DATA_DIR to a folder laid out "
                     "like ../shared/data (see its MANIFEST.md)")
-    return Path(d)
+    return Path(d).resolve()  # absolute: a test that changes directory must not lose it
 
 
 @pytest.fixture(scope="session")
