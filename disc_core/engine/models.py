@@ -19,6 +19,7 @@ from ..data.download import HUB_HOST, hub_reachable
 from ..errors import ModelError
 
 __all__ = [
+    "step_cost", "KNOWN_STEP_COSTS",
     "DEFAULT_MODEL", "ModelRef", "resolve_model", "load_tokenizer", "load_config",
     "bundled_model_path", "create_tiny_bert", "KNOWN_MODELS", "hub_reachable",
 ]
@@ -141,6 +142,26 @@ def load_config(ref: str | None = None):
         return AutoConfig.from_pretrained(m.path, trust_remote_code=False, local_files_only=True)
     except Exception as err:
         raise ModelError(f"{m.path}: cannot read config.json ({err})") from err
+
+
+#: Step cost relative to the bundled MiniLM of models known without reading their config (no hub call).
+KNOWN_STEP_COSTS = {"tiny": 0.02, "bert-base-uncased": 8.0, "albert-base-v2": 8.0}
+
+
+@lru_cache(maxsize=64)
+def step_cost(model: str | None) -> float:
+    """Cost of a training token relative to the bundled MiniLM (hidden 384, 6 layers): ~ hidden^2 x layers,
+    from the model's config (a known name needs none); when the config cannot be read (an unreachable hub id),
+    8 if the name says ``base`` (BERT-base size), else 1. Unclamped: callers floor it for their overheads."""
+    if not model or model == DEFAULT_MODEL:
+        return 1.0
+    if model in KNOWN_STEP_COSTS:
+        return KNOWN_STEP_COSTS[model]
+    try:
+        c = load_config(model)
+        return (c.hidden_size / 384) ** 2 * (c.num_hidden_layers / 6)
+    except Exception:
+        return 8.0 if "base" in str(model) else 1.0
 
 
 def create_tiny_bert(folder: str | Path, hidden: int = 32, layers: int = 2, heads: int = 2,

@@ -21,7 +21,6 @@ example of earlier runs of the same dataset.
 
 from __future__ import annotations
 
-import functools
 import heapq
 import os
 import statistics
@@ -74,20 +73,11 @@ class Speed:
                 f"run; the estimate improves once a run finishes")
 
 
-@functools.lru_cache(maxsize=32)
 def _model_factor(model: str) -> float:
-    """Cost of a training token relative to the bundled MiniLM (hidden 384, 6 layers): ~ hidden^2 x layers."""
-    from ..engine.models import DEFAULT_MODEL
+    """Cost of a training token relative to the bundled MiniLM (:func:`~disc_core.engine.models.step_cost`)."""
+    from ..engine.models import step_cost
 
-    if not model or model == DEFAULT_MODEL:
-        return 1.0
-    try:
-        from ..engine.models import load_config
-
-        c = load_config(model)
-        return max(0.01, (c.hidden_size / 384) ** 2 * (c.num_hidden_layers / 6))
-    except Exception:  # an unreachable hub id: assume BERT-base size when the name says so
-        return 8.0 if "base" in str(model) else 1.0
+    return max(0.01, step_cost(model))
 
 
 def _finished_here(runs: list[RunInfo]) -> list[RunInfo]:

@@ -18,7 +18,6 @@ pieces, and stopping it loses at most the cell in progress. :mod:`disc_core.stud
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -324,22 +323,11 @@ def task_configs(task: Task, model: str, checkpoint: dict | None = None, group: 
     return out
 
 
-#: Step cost relative to the bundled MiniLM of models known without loading their config (no hub call).
-KNOWN_FACTORS = {"tiny": 0.02, "bert-base-uncased": 8.0, "albert-base-v2": 8.0}
-
-
-@functools.lru_cache(maxsize=None)
 def _model_factor(model: str) -> float:
-    """Cost of a step relative to the bundled MiniLM: ~ hidden^2 x layers."""
-    if model in KNOWN_FACTORS:
-        return KNOWN_FACTORS[model]
-    try:
-        from ..engine.models import load_config
+    """Cost of a step relative to the bundled MiniLM (:func:`~disc_core.engine.models.step_cost`)."""
+    from ..engine.models import step_cost
 
-        c = load_config(model)
-        return max(0.02, (c.hidden_size / 384) ** 2 * (c.num_hidden_layers / 6))
-    except Exception:
-        return 1.0  # unknown size: priced as the MiniLM
+    return max(0.02, step_cost(model))
 
 
 def estimate_seconds(task: Task, model: str) -> float:
