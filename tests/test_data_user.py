@@ -237,12 +237,17 @@ def test_wrong_field_count_and_unknown_options(tmp_path):
 # MIDI folders
 # --------------------------------------------------------------------------------------------
 
+def _waltzes_and_marches(root, n: int) -> None:
+    """``n`` waltzes (160 notes) and ``n`` marches (140 notes) under ``root``, one sub-folder per class."""
+    for k in range(n):
+        write_midi(root / "waltz" / f"w{k}.mid", [60 + (i * 5 + k) % 12 for i in range(160)])
+        write_midi(root / "march" / f"m{k}.midi", [48 + (i * 7 + k) % 12 for i in range(140)])
+
+
 @pytest.fixture
 def midi_folder(tmp_path):
     root = tmp_path / "midi"
-    for k in range(3):
-        write_midi(root / "waltz" / f"w{k}.mid", [60 + (i * 5 + k) % 12 for i in range(160)])
-        write_midi(root / "march" / f"m{k}.midi", [48 + (i * 7 + k) % 12 for i in range(140)])
+    _waltzes_and_marches(root, 3)
     (root / "march" / "broken.mid").write_bytes(random.Random(5).randbytes(300))
     return root
 
@@ -503,9 +508,7 @@ def test_an_empty_test_split_is_refused_at_import_with_what_to_do(tmp_path):
 def odd_midi_folder(tmp_path):
     """A MIDI folder with everything a zip from a Mac or a hurried copy holds."""
     root = tmp_path / "by_composer"
-    for k in range(5):
-        write_midi(root / "waltz" / f"w{k}.mid", [60 + (i * 5 + k) % 12 for i in range(160)])
-        write_midi(root / "march" / f"m{k}.midi", [48 + (i * 7 + k) % 12 for i in range(140)])
+    _waltzes_and_marches(root, 5)
     write_midi(root / "polka" / "p0.mid", [70 + i % 5 for i in range(130)])
     write_midi(root / "polka" / "p1.mid", [71 + i % 5 for i in range(130)])
     (root / "march" / "broken.mid").write_bytes(random.Random(5).randbytes(300))
