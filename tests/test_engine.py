@@ -203,3 +203,30 @@ def test_paired_test_needs_variation_to_call_an_ordering_significant():
     t = paired_test(varied, "pretrained", "rand")
     assert t["holds"] and t["ci95"][0] > 0 and t["p_value"] < 0.01
     assert paired_test(varied[:1] + varied[4:5], "pretrained", "rand") is None
+
+
+def test_precision_is_chosen_per_model_and_device_and_recorded(tiny_model, tmp_path, monkeypatch):
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from disc_core.engine import training as T
+
+    cpu = torch.device("cpu")
+    tiny = BertForSequenceClassification(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                                    intermediate_size=64))
+    wide = BertForSequenceClassification(BertConfig(hidden_size=384, num_hidden_layers=1, num_attention_heads=6,
+                                                    intermediate_size=64))
+    monkeypatch.delenv("DISC_CPU_BF16", raising=False)
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    assert T.precision_for(tiny, cpu) == "fp32"  # casts cost more than a hidden-32 model's matmuls
+    assert T.precision_for(wide, cpu) == "bf16" and T.precision_for(wide, cpu, bf16=False) == "fp32"
+    assert T.precision_for(wide, torch.device("cuda")) == "bf16"
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: False)  # emulated bf16 is slower: stay in fp32
+    assert T.precision_for(wide, cpu) == "fp32"
+    monkeypatch.setenv("DISC_CPU_BF16", "1")
+    assert T.precision_for(tiny, cpu) == "bf16"
+    # a forced-bf16 run trains, and says in its results which precision it ran in
+    res = run_experiment(_cfg(tiny_model, max_steps=4), tmp_path / "bf16")
+    assert res["precision"] == "bf16" and np.isfinite(res["score"])
+    monkeypatch.setenv("DISC_CPU_BF16", "0")
+    assert run_experiment(_cfg(tiny_model, max_steps=4), tmp_path / "fp32")["precision"] == "fp32"

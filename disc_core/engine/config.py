@@ -95,6 +95,8 @@ class RunConfig:
     # reproducibility and hardware
     seed: int = 42
     device: str = "auto"
+    #: bf16 autocast where the hardware multiplies bf16 natively: CUDA, or a CPU with AMX / AVX512-BF16 for a
+    #: model of hidden size >= 256 (engine.training.precision_for; DISC_CPU_BF16=0|1 overrides on CPU)
     bf16: bool = True
     num_threads: int | None = None
     length_bucketing: bool = True
