@@ -76,7 +76,9 @@ class _TokenCounter:
             self.tokens += int(kwargs["attention_mask"].sum())
 
 
-def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_length: int) -> dict:
+def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_length: int,
+                bf16: bool | None = None) -> dict:
+    """The Trainer on the same data; ``bf16``: its bf16 flag (None: on CUDA only, as it ran before)."""
     from datasets import Dataset as HFDataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
@@ -99,7 +101,8 @@ def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_
             learning_rate=cfg.learning_rate, weight_decay=0.0, warmup_steps=0, lr_scheduler_type="linear",
             max_grad_norm=0.0, report_to=[],
             train_sampling_strategy="group_by_length" if group_by_length else "random", save_strategy="no",
-            logging_strategy="no", use_cpu=not torch.cuda.is_available(), bf16=torch.cuda.is_available(),
+            logging_strategy="no", use_cpu=not torch.cuda.is_available(),
+            bf16=torch.cuda.is_available() if bf16 is None else bf16,
             dataloader_num_workers=0, seed=cfg.seed, disable_tqdm=True)
         trainer = Trainer(model=model, args=args, train_dataset=hf, data_collator=collator)
         t = time.perf_counter()

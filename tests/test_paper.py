@@ -263,7 +263,9 @@ def test_compare_cli_compares_a_1pct_run_with_the_1pct_rows(monkeypatch, capsys,
     from disc_core.cli.main import main
     from disc_core.study import compare
 
-    # the runs themselves are not the point here: fake their results, keep the CLI's config -> paper wiring
+    # the runs themselves are not the point here (nor is STS-B's data: a fresh clone has none): fake their
+    # results, keep the CLI's config -> paper wiring
+    monkeypatch.setattr("disc_core.cli.experiment.require_dataset", lambda name: name)
     monkeypatch.setattr(compare, "run_comparison", lambda configs, root, **kw: [
         _res(c.dataset, c.label, 0.5, seed=c.seed, metric="spearman") for c in configs])
     args = ["compare", "stsb", "--variants", "pretrained+shift", "rand+shift", "--seeds", "1", "--out", str(tmp_path)]

@@ -168,7 +168,7 @@ def tables_from_results(by_study: dict[str, list[dict]], pretrain_results: list[
 #: the keys of a results.json kept in the exported results file (no curves, no paths)
 _EXPORT_KEYS = ("dataset", "variant", "label", "seed", "metric", "score", "test", "steps", "best_step",
                 "best_validation", "stopped_early", "examples_seen", "tokens_seen", "train_time_s", "tokens_per_s",
-                "device", "pretrain_step")
+                "device", "precision", "pretrain_step")
 RESULTS_FORMAT = "disc_core.reproduction-results/1"
 
 
@@ -401,6 +401,11 @@ def _late_loss(root: Path, study: str, ds: str) -> dict[str, float]:
 CLAIM = "paper's claim"
 
 
+def _precision(r: dict) -> str:
+    """A run's precision; before runs recorded it, a CPU run was always fp32 and a CUDA run bf16."""
+    return r.get("precision") or ("bf16" if str(r.get("device", "cpu")).startswith("cuda") else "fp32")
+
+
 def _findings(tables: dict, root: Path | None = None) -> list[str]:
     """Plain sentences computed from the numbers (the report's discussion starts from these)."""
     out = []
@@ -425,6 +430,14 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
             if n_test < 100:
                 out.append(f"{study}/{ds}: the test set has {n_test} examples (after voting, where it applies): one "
                            f"example moves accuracy by {100 / n_test:.1f} points.")
+            prec = {}
+            for r in rs:
+                prec.setdefault(r["label"], set()).add(_precision(r))
+            if len(set().union(*prec.values())) > 1:
+                out.append(f"{study}/{ds}: not every cell ran in the same precision ("
+                           + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(prec.items()))
+                           + "): bf16 autocast came to this CPU between them; a difference between these variants "
+                           "also carries the precision's.")
             flat = [r for r in rs if "mcc" in r.get("test", {}) and abs(r["test"]["mcc"]) < 1e-9]
             if flat:
                 out.append(f"{study}/{ds}: {len(flat)} of {len(rs)} runs predict a single class on the test set "
@@ -670,28 +683,34 @@ def _measured_seconds(plan, root: Path, task) -> tuple[float, int]:
 
 
 def _where_section(root: Path) -> list[str]:
-    """'Where the cells ran': each finished cell's ``ran_on`` (local machine or Ray node), counted."""
-    counts: dict[str, list[str]] = {}
+    """'Where the cells ran': each finished cell's ``ran_on`` (local machine or Ray node) and precision, counted."""
+    counts: dict[tuple[str, str], list[str]] = {}
     for p in sorted(root.rglob("results.json")):
         rel = p.parent.relative_to(root)
         if any(part.startswith("superseded") for part in rel.parts):
             continue
         try:
-            where = json.loads(p.read_text(encoding="utf-8")).get("ran_on")
+            res = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        where = res.get("ran_on")
         if not where:
             key = "not recorded (a cell from before cells recorded where they ran)"
         elif where.get("executor") == "ray":
             key = f"`{where.get('host')}` (ray node {str(where.get('node'))[:6]})"
         else:
             key = f"`{where.get('host')}` (local)"
-        counts.setdefault(key, []).append(str(rel.parts[0]))
+        precision = _precision(res) + ("" if res.get("precision") else " (not recorded)")
+        counts.setdefault((key, precision), []).append(str(rel.parts[0]))
     if not counts:
         return []
-    L = ["## Where the cells ran", "", "| where | cells | studies |", "|---|---|---|"]
-    for key, studies in sorted(counts.items(), key=lambda kv: -len(kv[1])):
-        L.append(f"| {key} | {len(studies)} | {', '.join(sorted(set(studies)))} |")
+    L = ["## Where the cells ran", "",
+         "Precision: `bf16` is bf16 autocast (CUDA, or a CPU with AMX / AVX512-BF16 for a model of hidden size >= "
+         "256), `fp32` plain; the two sides of every comparison in a task ran in the same precision unless the "
+         "task's table says otherwise.", "",
+         "| where | precision | cells | studies |", "|---|---|---|---|"]
+    for (key, precision), studies in sorted(counts.items(), key=lambda kv: -len(kv[1])):
+        L.append(f"| {key} | {precision} | {len(studies)} | {', '.join(sorted(set(studies)))} |")
     return L + [""]
 
 
@@ -798,14 +817,20 @@ _DEFAULT_DISCUSSION = """\
   uses the grid's choice within the paper's range, 1e-4, and every 3e-4 cell that ran is reported above.
 - **Full-length inputs or deferred.** No input is cut below its task's own length: Splice's 60 bp, the
   peptides, STS-B/MRPC/RTE/CoLA pairs at 128 WordPiece tokens, MAESTRO's 128-note segments (voted per piece).
-  The 500-bp histone marks and DeepLoc's proteins at 512 tokens cost ~19 s a step here; they get a one-seed
-  time-to-signal probe first and their three seeds only where the probe shows pretrained and rand separating.
+  The 500-bp histone marks and DeepLoc's proteins at 512 tokens cost ~14 s a step of 32 on one thread in fp32
+  here; bf16 autocast on this CPU's AMX units cuts that to ~5 s (benchmarks/RESULTS.md), which made H4 fit at
+  full length with three seeds. H3, H3K9ac and DeepLoc follow H4's budget in a later sitting, or the gpu profile.
 - **Data splits.** The histone marks here are the GUE/EMP files, which hold dev and test only (the paper split
-  14,965-27,782 sequences 90/5/5); this tool splits `dev.csv` 85/15 into train/validation and keeps `test.csv`,
-  a training set of 1.2k-2.4k sequences instead of ~13k-25k. DeepLoc trains on its published validation set
-  (1.4k proteins). Text test sets are the GLUE dev sets, as in the paper.
-- **Hardware.** Two CPU cores, run as two one-thread processes side by side (`reproduce --jobs 2`; see
-  benchmarks/RESULTS.md); a shared machine runs slower than the estimates, which are for an idle one.
+  14,965-27,782 sequences 90/5/5). Like the paper, this tool pools every example that is here (dev and test)
+  and splits it 90/5/5 at random, stratified and seeded: about 2.6k training sequences for H3 and H4 instead of
+  the paper's ~13k, but twice what `dev.csv` alone would give (`pool=False` keeps the GUE test set instead).
+  DeepLoc trains on its published validation set (1.4k proteins). Text test sets are the GLUE dev sets, as in
+  the paper.
+- **Hardware and precision.** Two CPU cores, run as two one-thread processes side by side (`reproduce --jobs
+  2`; see benchmarks/RESULTS.md); a shared machine runs slower than the estimates, which are for an idle one.
+  Cells that ran before 2026-12-01 ran in fp32; later ones in bf16 autocast where the CPU has native bf16
+  ("Where the cells ran" counts both; a task whose variants ran in different precisions is named under
+  Findings).
 - **Seeds.** Three seeds per cell: *holds* means the 95% t interval of the paired difference lies above 0 with
   2 degrees of freedom, a demanding test; *not significant* mostly means too few seeds to tell.
 - **The pre-training-steps study** pre-trains a 2-layer BERT on ~87k GLUE sentences for minutes, not
