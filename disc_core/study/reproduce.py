@@ -161,10 +161,13 @@ def _laptop() -> tuple[list[Task], str]:
              f"the paper's {ep('stsb', 3)} (one epoch at 1e-4 was too short to separate them: see at-1-epoch)"),
         Task("non-text", "splice", ("pretrained", "rand"), seeds, budget("splice", 3),
              f"as in the paper, {ep('splice', 3)}, full length (60 bp)"),
-        Task("text-1pct", "stsb", core_text, seeds,
+        # five seeds, not three: each seed draws its own 52 pairs, and the subset moves the score more than the
+        # variant does (pretrained+shift 0.10-0.41 over the first three seeds, above rand+shift on each); seeds
+        # 3 and 4 were added for that reason before their results were known, and every seed is reported
+        Task("text-1pct", "stsb", core_text, (0, 1, 2, 3, 4),
              budget("stsb", 1, fraction=0.01, max_steps=200, **text),
-             "1% of the training set (52 pairs), 200 steps: trained until the training loss is near 0, "
-             "as the paper does"),
+             "1% of the training set (52 pairs, a different draw per seed), 200 steps: trained until the training "
+             "loss is near 0, as the paper does; 5 seeds"),
         Task("text", "stsb", ("pretrained+random-shift", "rand+random-shift"), seeds, budget("stsb", 3, **text),
              f"the paper's {ep('stsb', 3)}"),
     ]
