@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from disc_core import plots
-from disc_core.runs.queue import group_progress, queue_view
+from disc_core.runs.queue import group_progress, queue_view, status_text
 from disc_core.runs.store import ACTIVE, effective_events
 from ui.common import (PAGES, dataset_infos, fmt_duration, queue_panel, remembered, require_app, run_store,
                        shared_selectbox, show_error)
@@ -53,24 +53,9 @@ live = c5.toggle("live", value=True, key="runs-live", help=f"refresh every {REFR
 
 
 def _status_line(r, entry) -> str:
-    prog = f"{r.step or 0}/{r.total_steps}" if r.total_steps else f"{r.step or 0}"
-    if r.status == "queued" and r.executor == "ray":  # Ray places it: this machine's queue does not apply
-        return f"**{r.label}** seed {r.seed} — queued on the Ray cluster, waiting for a node"
-    if r.status == "queued" and entry is not None:  # where it stands: runs ahead, when it should start
-        return f"**{r.label}** seed {r.seed} — {entry.describe()}"
-    loss = f" · loss {r.last_loss:.4f}" if r.last_loss is not None else ""
-    eta = f" · ETA {fmt_duration(r.eta_s)}" if r.status == "running" and r.eta_s is not None else ""
-    if r.status == "running" and not r.step:
-        eta = " · starting (loading the model and the data)"
-    score = (f" · test {r.results['metric']} {r.results['score']:.4f}"
-             if r.status == "finished" and r.results else "")
-    if r.status == "finished" and r.results and r.results.get("predicts_one_class"):
-        level = r.results.get("majority_accuracy")
-        score += (" · **predicts one class only**: it learned nothing that tells the classes apart"
-                  + (f" (always predicting the majority class scores {level:.4f})" if isinstance(level, float) else ""))
-    note = f" · _{r.note}_" if r.note else ""
-    where = f" · on {r.where}" if r.executor == "ray" else ""
-    return f"**{r.label}** seed {r.seed} — {r.status} · step {prog}{loss}{eta}{score}{where}{note}"
+    # the page's ETA is exact (minutes and seconds); the one-class warning in bold
+    text = status_text(r, entry, eta=fmt_duration).replace("predicts one class only", "**predicts one class only**")
+    return f"**{r.label}** seed {r.seed} — {text}"
 
 
 def events(run_id: str) -> list[dict]:

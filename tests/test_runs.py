@@ -402,3 +402,23 @@ def test_finished_workers_are_reaped_not_left_as_zombies(store, tiny_model):
         return not psutil.pid_exists(pid) or psutil.Process(pid).ppid() != os.getpid()
 
     _poll(reaped, "the ended worker to be reaped")
+
+
+def test_status_text_says_what_a_run_is_doing_and_warns_on_one_class():
+    from disc_core.runs.queue import status_text
+    from disc_core.runs.store import RunInfo
+
+    base = dict(id="r1", group="g", label="pretrained", dataset="splice", seed=0, config={}, pid=None, host=None,
+                created=0.0, started=None, finished=None, heartbeat=None, step=0, total_steps=100, last_loss=None,
+                eta_s=None, results=None, error=None, run_dir="")
+    assert status_text(RunInfo(**{**base, "status": "queued"}, executor="ray")) == \
+        "queued on the Ray cluster, waiting for a node"
+    assert "starting (loading the model and the data)" in status_text(RunInfo(**{**base, "status": "running"}))
+    running = RunInfo(**{**base, "status": "running", "step": 40, "last_loss": 0.5, "eta_s": 90.0})
+    assert status_text(running) == "running · step 40/100 · loss 0.5000 · ETA about 2 min"
+    flat = RunInfo(**{**base, "status": "finished", "step": 100, "results": {
+        "metric": "accuracy", "score": 0.52, "predicts_one_class": True, "majority_accuracy": 0.52}},
+        note="resumed from step 40")
+    text = status_text(flat)
+    assert text.startswith("finished · step 100/100 · test accuracy 0.5200 · predicts one class only")
+    assert "majority class scores 0.5200" in text and text.endswith("resumed from step 40")

@@ -83,8 +83,9 @@ def _runs(p):
             print(f"run {r.id}  group {r.group or '-'}  {r.dataset} / {r.label} / seed {r.seed}")
             print(f"status {r.status} ({where}, attempt {r.attempt}, heartbeat {_ago(r.heartbeat) or 'none'})")
             print(f"step {r.step}/{r.total_steps or '?'}  loss {r.last_loss}  folder {r.run_dir}")
-            if r.note:
-                print(f"note: {r.note}")
+            from ..runs.queue import queue_view, status_text
+
+            print(f"now: {status_text(r, queue_view(store).of(r.id) if r.status == 'queued' else None)}")
             if r.results:
                 print(f"results: {r.results.get('metric')} = {r.results.get('score')}  test {r.results.get('test')}")
             print("config: " + json.dumps(r.config, sort_keys=True))

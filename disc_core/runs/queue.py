@@ -26,10 +26,11 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .store import ACTIVE, FINISHED, HOST, QUEUED, RUNNING, RunInfo, RunStore
 
-__all__ = ["Speed", "QueueEntry", "QueueView", "GroupProgress", "measure_speed", "tokens_per_example",
+__all__ = ["status_text", "Speed", "QueueEntry", "QueueView", "GroupProgress", "measure_speed", "tokens_per_example",
            "run_steps", "run_seconds", "queue_view", "group_progress", "about", "slots",
            "DEFAULT_TOKENS_PER_S", "DEFAULT_OVERHEAD_S", "DEFAULT_TOKENS_PER_EXAMPLE", "RECENT"]
 
@@ -330,3 +331,27 @@ def about(seconds: float | None) -> str:
         return "under a minute"
     m = int(round(seconds / 60))
     return f"about {m} min" if m < 60 else f"about {m // 60} h {m % 60:02d} min"
+
+
+def status_text(r: RunInfo, entry: QueueEntry | None = None, eta: Callable[[float | None], str] = about) -> str:
+    """One run's state in words, after its label: where a queued run stands, a running one's step, loss and
+    ETA, a finished one's test score, and a warning when it predicts a single class (it learned nothing that
+    tells the classes apart). The Runs page and ``runs show`` both print it; ``eta`` formats seconds."""
+    prog = f"{r.step or 0}/{r.total_steps}" if r.total_steps else f"{r.step or 0}"
+    if r.status == "queued" and r.executor == "ray":  # Ray places it: this machine's queue does not apply
+        return "queued on the Ray cluster, waiting for a node"
+    if r.status == "queued" and entry is not None:  # where it stands: runs ahead, when it should start
+        return entry.describe()
+    loss = f" · loss {r.last_loss:.4f}" if r.last_loss is not None else ""
+    left = f" · ETA {eta(r.eta_s)}" if r.status == "running" and r.eta_s is not None else ""
+    if r.status == "running" and not r.step:
+        left = " · starting (loading the model and the data)"
+    score = (f" · test {r.results['metric']} {r.results['score']:.4f}"
+             if r.status == "finished" and r.results else "")
+    if r.status == "finished" and r.results and r.results.get("predicts_one_class"):
+        level = r.results.get("majority_accuracy")
+        score += (" · predicts one class only: it learned nothing that tells the classes apart"
+                  + (f" (always predicting the majority class scores {level:.4f})" if isinstance(level, float) else ""))
+    note = f" · {r.note}" if r.note else ""
+    where = f" · on {r.where}" if r.executor == "ray" else ""
+    return f"{r.status} · step {prog}{loss}{left}{score}{where}{note}"
