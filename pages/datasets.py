@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from disc_core import plots
-from disc_core.data.checks import class_table
+from disc_core.data.checks import class_table, example_rows
 from disc_core.data.user import FASTA_RULES, guess_columns, read_table_header, upload_kind
 from disc_core.study.demo import DEMO_DATASET
 from disc_core.errors import DiscError
@@ -204,9 +204,4 @@ st.plotly_chart(plots.symbol_frequency(ds.symbol_counts("train"), title=f"Most f
                 key="datasets-symbols")
 
 st.subheader("A few examples")
-rows = []
-for r in (ds.split("train") or ds.records)[:8]:
-    seq = " ".join(r.symbols) if r.symbols is not None else r.text + (f"  [SEP]  {r.text_pair}" if r.text_pair else "")
-    label = ds.label_names[int(r.label)] if ds.task == "classification" and ds.label_names else r.label
-    rows.append({"label": label, "length": r.length, "sequence": seq[:300] + ("…" if len(seq) > 300 else "")})
-st.dataframe(pd.DataFrame(rows), hide_index=True, key="datasets-examples")
+st.dataframe(pd.DataFrame(example_rows(ds)), hide_index=True, key="datasets-examples")

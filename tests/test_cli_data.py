@@ -45,7 +45,10 @@ def test_data_import_csv_with_columns_as_flags_then_list_show_remove(tmp_path, c
     assert rc == 0, err
     assert f"imported {path} as 'cli-dna'" in out and "discipline dna, task classification" in out
     assert "2 classes (examples per split):" in out
-    lines = {ln.split()[0]: ln.split()[1:] for ln in out.splitlines() if ln.startswith(("neg ", "pos "))}
+    lines = {}  # the class table's rows (the examples table below it starts with class names too)
+    for ln in out.splitlines():
+        if ln.startswith(("neg ", "pos ")):
+            lines.setdefault(ln.split()[0], ln.split()[1:])
     assert lines == {"neg": ["16", "2", "2"], "pos": ["16", "2", "2"]}  # class, train, validation, test
     assert "truncation: none" in out and "columns used: sequence 'seq', label 'kind'" in out
     assert not err  # nothing to warn about
@@ -54,6 +57,13 @@ def test_data_import_csv_with_columns_as_flags_then_list_show_remove(tmp_path, c
     assert rc == 0 and "cli-dna" in out and "32/4/4" in out
     rc, out, _ = cli(capsys, "data", "show", "cli-dna")
     assert rc == 0 and "random 80/10/10 split, stratified by class (seed 42)" in out and "imported:" in out
+    # the first training examples, as the Datasets page shows them: class name, length, the symbols
+    from disc_core.data.checks import example_rows
+
+    first = example_rows(load_dataset("cli-dna"), n=5, width=100)
+    assert "first 5 training examples:" in out and len(first) == 5
+    assert {r["label"] for r in first} <= {"pos", "neg"} and {r["length"] for r in first} == {30}
+    assert first[0]["sequence"][:40] in out
     # the same name again needs --overwrite; a bad option is one line, no traceback
     rc, _, err = cli(capsys, "data", "import", path, "--name", "cli-dna", "--quiet")
     assert rc == 2 and "already have a dataset named 'cli-dna'" in err and "Traceback" not in err

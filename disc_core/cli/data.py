@@ -180,7 +180,7 @@ def print_dataset(ds) -> None:
     """What a dataset is: discipline, task, classes with counts per split, truncation, notes; warnings last,
     to stderr, one ``warning:`` line each."""
     from ..data.base import MAX_SYMBOLS
-    from ..data.checks import class_table
+    from ..data.checks import class_table, example_rows
 
     sizes = ds.sizes()
     unit = "pieces" if ds.voting else "examples"
@@ -201,6 +201,10 @@ def print_dataset(ds) -> None:
         print("notes:")
         for n in ds.notes:
             print(f"  - {n}")
+    examples = example_rows(ds, n=5, width=100)
+    if examples:
+        print(f"\nfirst {len(examples)} training examples:")
+        print_table(examples, ["label", "length", "sequence"])
     for w in ds.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if ds.warnings:

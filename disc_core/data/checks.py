@@ -9,7 +9,8 @@ let odd data through with a warning the user sees (``Dataset.warnings``) rather 
 and refuse one thing, at import rather than after training: a test split that would be empty
 (:func:`require_test_split`).
 
-:func:`class_table` is the per-class, per-split count that the CLI and the dashboard print.
+:func:`class_table` is the per-class, per-split count that the CLI and the dashboard print;
+:func:`example_rows` the first few training examples they both show.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from ..errors import DataError
 from .base import SPLITS, Dataset
 
-__all__ = ["FEW_EXAMPLES", "class_table", "split_warnings", "require_test_split"]
+__all__ = ["FEW_EXAMPLES", "class_table", "example_rows", "split_warnings", "require_test_split"]
 
 #: A class with fewer examples (pieces, for music) than this is too small to learn or to score; said loudly.
 FEW_EXAMPLES = 5
@@ -42,6 +43,19 @@ def class_table(ds: Dataset) -> list[dict]:
         counts = Counter((r.split, int(r.label)) for r in ds.records)
     return [{"class": name, **{s: counts.get((s, k), 0) for s in SPLITS}}
             for k, name in enumerate(ds.label_names or [])]
+
+
+def example_rows(ds: Dataset, n: int = 8, width: int = 300) -> list[dict]:
+    """The first ``n`` training examples (all records when there is no train split): ``label`` (its class
+    name), ``length`` and ``sequence`` (symbols joined by spaces, or the text with its pair after
+    ``[SEP]``), cut at ``width`` characters with an ellipsis."""
+    rows = []
+    for r in (ds.split("train") or ds.records)[:n]:
+        seq = " ".join(r.symbols) if r.symbols is not None else r.text + (f"  [SEP]  {r.text_pair}" if r.text_pair else "")
+        label = ds.label_names[int(r.label)] if ds.task == "classification" and ds.label_names else r.label
+        rows.append({"label": label, "length": r.length,
+                     "sequence": seq[:width] + ("…" if len(seq) > width else "")})
+    return rows
 
 
 def split_warnings(ds: Dataset) -> list[str]:
