@@ -242,3 +242,22 @@ def test_laptop_plan_gives_rte_its_own_learning_rate_look_after_its_cells():
     assert sorted(t.overrides["learning_rate"] for t in looks) == [3e-5, 3e-4]
     assert all(t.seeds == (0,) and t.variants == ("pretrained+shift", "rand+shift") for t in looks)
     assert keys.index("text/rte") < plan.tasks.index(looks[0])
+
+
+def test_findings_name_a_comparison_whose_sides_ran_in_different_precisions():
+    from disc_core.study.report import _findings, tables_from_results
+
+    def cell(label, seed, score, precision=None):
+        r = {"dataset": "splice", "label": label, "variant": label, "seed": seed, "score": score,
+             "metric": "accuracy", "test": {"accuracy": score, "n": 300}, "device": "cpu"}
+        return {**r, "precision": precision} if precision else r
+
+    # pretrained and rand both fp32 (one recorded, one from before runs recorded it): nothing to say
+    same = [cell("pretrained", s, 0.9 + s / 100) for s in range(3)] + \
+           [cell("rand", s, 0.8, "fp32") for s in range(3)]
+    assert not [f for f in _findings(tables_from_results({"non-text": same})) if "precisions" in f]
+    # re-emb in bf16 against pretrained in fp32: named, with each side's precision
+    mixed = same + [cell("re-emb", s, 0.85 + s / 50, "bf16") for s in range(3)]
+    found = [f for f in _findings(tables_from_results({"non-text": mixed})) if "precisions" in f]
+    assert len(found) == 1 and "pretrained (fp32) > re-emb (bf16)" in found[0] and "re-emb (bf16) > rand (fp32)" in found[0]
+    assert "pretrained (fp32) > rand" not in found[0]

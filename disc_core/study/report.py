@@ -433,11 +433,13 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
             prec = {}
             for r in rs:
                 prec.setdefault(r["label"], set()).add(_precision(r))
-            if len(set().union(*prec.values())) > 1:
-                out.append(f"{study}/{ds}: not every cell ran in the same precision ("
-                           + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(prec.items()))
-                           + "): bf16 autocast came to this CPU between them; a difference between these variants "
-                           "also carries the precision's.")
+            pairs = [("pretrained", "rand"), *PAPER_ORDERINGS.get("text" if study.startswith("text") else study, [])]
+            mixed = [f"{a} ({'/'.join(sorted(prec[a]))}) > {b} ({'/'.join(sorted(prec[b]))})" for a, b in pairs
+                     if a in prec and b in prec and prec[a] | prec[b] != prec[a] & prec[b]]
+            if mixed:
+                out.append(f"{study}/{ds}: compared cells that ran in different precisions: {'; '.join(mixed)} "
+                           "(bf16 autocast came to this CPU between them): the difference also carries the "
+                           "precision's.")
             flat = [r for r in rs if "mcc" in r.get("test", {}) and abs(r["test"]["mcc"]) < 1e-9]
             if flat:
                 out.append(f"{study}/{ds}: {len(flat)} of {len(rs)} runs predict a single class on the test set "
