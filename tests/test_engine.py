@@ -230,3 +230,15 @@ def test_precision_is_chosen_per_model_and_device_and_recorded(tiny_model, tmp_p
     assert res["precision"] == "bf16" and np.isfinite(res["score"])
     monkeypatch.setenv("DISC_CPU_BF16", "0")
     assert run_experiment(_cfg(tiny_model, max_steps=4), tmp_path / "fp32")["precision"] == "fp32"
+
+
+def test_attention_dropout_replaces_the_models_own(tiny_model):
+    from disc_core.engine.variants import build_model
+
+    assert build_model(tiny_model, "pretrained", 2, "classification").config.attention_probs_dropout_prob > 0
+    for variant in ("pretrained", "rand", "re-emb"):
+        m = build_model(tiny_model, variant, 2, "classification", attention_dropout=0.0)
+        assert m.config.attention_probs_dropout_prob == 0.0, variant
+        assert m.config.hidden_dropout_prob > 0  # only the attention probabilities' dropout changes
+    with pytest.raises(ConfigError, match="attention_dropout must be in"):
+        _cfg(tiny_model, attention_dropout=1.5)

@@ -75,6 +75,11 @@ class RunConfig:
     lr_scheduler_type: str = "linear"
     warmup_steps: int = 0
     max_grad_norm: float | None = None
+    #: dropout on the attention probabilities (None: the model's own, 0.1 for BERT). On a CPU any attention
+    #: dropout sends PyTorch's attention off its fused kernel onto the one that materialises every
+    #: length x length matrix: 4x the time of a training step at 502 tokens (benchmarks/RESULTS.md), hence
+    #: 0.0 for the laptop plan's 500-bp task; the hidden-layer dropout is untouched
+    attention_dropout: float | None = None
     #: the cnn baseline's own learning rate: a small network trained from scratch barely moves at BERT's 1e-5
     cnn_learning_rate: float = 1e-3
     num_train_epochs: float = 3.0
@@ -117,6 +122,8 @@ class RunConfig:
             raise ConfigError(f"text_shift must be one of {TEXT_SHIFTS}, not {self.text_shift!r}")
         if not 0 < self.train_fraction <= 1:
             raise ConfigError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
+        if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
+            raise ConfigError(f"attention_dropout must be in [0, 1) (or unset), got {self.attention_dropout}")
         for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

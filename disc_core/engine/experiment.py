@@ -164,7 +164,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
     ds, tok, mapping, enc = prepare_data(cfg, dataset)
     baseline = cfg.variant in BASELINES  # no BERT: engine.baselines fits it on the same encoded splits
     model = None if baseline else build_model(cfg.model_name_or_path, cfg.variant, ds.num_labels, ds.task,
-                                              seed=cfg.seed)
+                                              seed=cfg.seed, attention_dropout=cfg.attention_dropout)
     prep_s = time.time() - t0  # data, encoding and the model: where a run's time goes
     ref = resolve_model(cfg.model_name_or_path)
     fingerprint = ds.fingerprint()  # a finished run is reused only for the same data (study.compare.cell_state)

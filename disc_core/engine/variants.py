@@ -30,11 +30,13 @@ def reinit_word_embeddings(model, std: float | None = None) -> None:
             emb.weight[emb.padding_idx].zero_()
 
 
-def build_model(model_ref: str | None, variant: str, num_labels: int, task: str, seed: int = 42):
+def build_model(model_ref: str | None, variant: str, num_labels: int, task: str, seed: int = 42,
+                attention_dropout: float | None = None):
     """A sequence-classification model of ``variant`` on top of ``model_ref``.
 
     ``task`` is ``classification`` or ``regression`` (sets ``problem_type`` and, for regression,
-    ``num_labels=1``). The head is always freshly initialised from ``seed``.
+    ``num_labels=1``). The head is always freshly initialised from ``seed``. ``attention_dropout`` replaces
+    the model's dropout on attention probabilities (``attention_probs_dropout_prob`` of BERT and ALBERT).
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -48,6 +50,11 @@ def build_model(model_ref: str | None, variant: str, num_labels: int, task: str,
     torch.manual_seed(seed)
     cfg = load_config(model_ref)
     kw = dict(num_labels=n, problem_type=problem_type)
+    if attention_dropout is not None:
+        if not hasattr(cfg, "attention_probs_dropout_prob"):
+            raise ConfigError(f"{ref.describe()}: its config has no attention_probs_dropout_prob, so "
+                              "attention_dropout cannot be set; leave it unset for this model")
+        kw["attention_probs_dropout_prob"] = float(attention_dropout)
     try:
         if variant == "rand":
             config = cfg.__class__.from_dict({**cfg.to_dict(), **kw})

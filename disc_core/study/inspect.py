@@ -205,7 +205,8 @@ def starting_model(cfg: RunConfig, num_labels: int, task: str):
     from ..engine.variants import build_model
 
     try:
-        return build_model(cfg.model_name_or_path, cfg.variant, num_labels, task, seed=cfg.seed)
+        return build_model(cfg.model_name_or_path, cfg.variant, num_labels, task, seed=cfg.seed,
+                           attention_dropout=cfg.attention_dropout)
     except ModelError as err:
         raise ModelError(f"cannot rebuild the run's starting point from {cfg.model_name_or_path!r}: {err}") from err
 
