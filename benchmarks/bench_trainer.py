@@ -55,7 +55,8 @@ def non_embedding_params(model) -> int:
 
 def run_ours(cfg: RunConfig, ds, enc, steps: int) -> dict:
     set_seed(cfg.seed)
-    model = build_model(cfg.model_name_or_path, "pretrained", ds.num_labels, ds.task, seed=cfg.seed)
+    model = build_model(cfg.model_name_or_path, "pretrained", ds.num_labels, ds.task, seed=cfg.seed,
+                        attention_dropout=cfg.attention_dropout)
     c = cfg.replace(max_steps=steps, eval_steps=10**9)
     out = fine_tune(model, enc["train"], None, c, ds.task, ds.metric, pad_id=0)
     return {"tokens": out["tokens_seen"], "seconds": out["train_time_s"], "model": model}
@@ -93,7 +94,8 @@ def run_trainer(cfg: RunConfig, ds, enc, steps: int, group_by_length: bool, max_
     else:  # the run_glue default: pad_to_max_length
         collator = DataCollatorWithPadding(tok, padding="max_length", max_length=max_length)
     set_seed(cfg.seed)
-    model = build_model(cfg.model_name_or_path, "pretrained", ds.num_labels, ds.task, seed=cfg.seed)
+    model = build_model(cfg.model_name_or_path, "pretrained", ds.num_labels, ds.task, seed=cfg.seed,
+                        attention_dropout=cfg.attention_dropout)
     counter = _TokenCounter(model)
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
