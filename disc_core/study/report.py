@@ -819,9 +819,13 @@ _DEFAULT_DISCUSSION = """\
   uses the grid's choice within the paper's range, 1e-4, and every 3e-4 cell that ran is reported above.
 - **Full-length inputs or deferred.** No input is cut below its task's own length: Splice's 60 bp, the
   peptides, STS-B/MRPC/RTE/CoLA pairs at 128 WordPiece tokens, MAESTRO's 128-note segments (voted per piece).
-  The 500-bp histone marks and DeepLoc's proteins at 512 tokens cost ~14 s a step of 32 on one thread in fp32
-  here; bf16 autocast on this CPU's AMX units cuts that to ~5 s (benchmarks/RESULTS.md), which made H4 fit at
-  full length with three seeds. H3, H3K9ac and DeepLoc follow H4's budget in a later sitting, or the gpu profile.
+  The 500-bp histone marks and DeepLoc's proteins at 512 tokens cost ~19 s a step of 32 in the first probes
+  here. Two things made H4 fit at full length with three seeds (benchmarks/RESULTS.md): bf16 autocast on this
+  CPU's AMX units, and no dropout on the attention probabilities, which on a CPU takes PyTorch's attention off
+  its fused kernel (a bf16 step of 32 x 502 tokens: 17.5 s with BERT's 0.1, 4.3 s without, on two threads).
+  In the plan's two one-thread jobs side by side an H4 step took ~25 s with attention dropout and ~8.4 s
+  without. Both H4 variants run without it; the hidden-layer dropout stays, and every other task keeps
+  BERT's. H3, H3K9ac and DeepLoc follow H4's budget in a later sitting, or the gpu profile.
 - **Data splits.** The histone marks here are the GUE/EMP files, which hold dev and test only (the paper split
   14,965-27,782 sequences 90/5/5). Like the paper, this tool pools every example that is here (dev and test)
   and splits it 90/5/5 at random, stratified and seeded: about 2.6k training sequences for H3 and H4 instead of
