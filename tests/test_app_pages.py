@@ -218,6 +218,7 @@ def test_train_page_shows_the_papers_recipe_and_device():
     assert at.number_input(key="train-lr").value == pytest.approx(1e-5)
     assert at.number_input(key="train-batch").value == 32
     assert at.multiselect(key="train-variants").value == ["pretrained", "rand", "re-emb"]
+    assert at.selectbox(key="train-attn-dropout").value == "model's own (0.1)"  # the paper's recipe: BERT's
     assert "Device:" in _texts(at)
     at.text_input(key="train-seeds").set_value("1, x").run()
     assert "whole numbers" in " ".join(e.value for e in at.error)
@@ -239,6 +240,7 @@ def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_mod
     at.text_input(key="train-seeds").set_value("1").run()
     at.number_input(key="train-max-steps").set_value(3).run()
     at.slider(key="train-fraction").set_value(0.5).run()
+    at.selectbox(key="train-attn-dropout").set_value("off (0.0)").run()
     at.button(key="train-launch").click().run()
     assert not at.exception, at.exception
     assert "Queued 2 run(s)" in " ".join(s.value for s in at.success)
@@ -246,7 +248,8 @@ def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_mod
     runs = RunStore().list(group=group)
     assert sorted(r.label for r in runs) == ["pretrained", "rand"]
     assert all(r.config["model_name_or_path"] == tiny_model and r.config["max_steps"] == 3
-               and r.config["train_fraction"] == 0.5 and r.config["learning_rate"] == 1e-5 for r in runs)
+               and r.config["train_fraction"] == 0.5 and r.config["learning_rate"] == 1e-5
+               and r.config["attention_dropout"] == 0.0 for r in runs)
 
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
