@@ -590,6 +590,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
                   "*train time*: the mean over seeds of the training loop's (or the fit's) seconds.")
     L += _evidence_sections(plan, root, figures_dir, rel)
     for study in ("non-text", "text", "text-1pct", "signal"):
+        if study == "signal" and study not in tables and not any(t.study == study for t in plan.tasks):
+            continue  # a plan without one-seed probes (the laptop plan's H4 runs its seeds directly)
         title, where = STUDIES[study]
         L += [f"## {title} (the paper's {where})", ""]
         if study not in tables:
