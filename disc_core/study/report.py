@@ -822,12 +822,14 @@ _DEFAULT_DISCUSSION = """\
 - **Full-length inputs or deferred.** No input is cut below its task's own length: Splice's 60 bp, the
   peptides, STS-B/MRPC/RTE/CoLA pairs at 128 WordPiece tokens, MAESTRO's 128-note segments (voted per piece).
   The 500-bp histone marks and DeepLoc's proteins at 512 tokens cost ~19 s a step of 32 in the first probes
-  here. Two things made H4 fit at full length with three seeds (benchmarks/RESULTS.md): bf16 autocast on this
-  CPU's AMX units, and no dropout on the attention probabilities, which on a CPU takes PyTorch's attention off
-  its fused kernel (a bf16 step of 32 x 502 tokens: 17.5 s with BERT's 0.1, 4.3 s without, on two threads).
-  In the plan's two one-thread jobs side by side an H4 step took ~25 s with attention dropout and ~8.4 s
-  without. Both H4 variants run without it; the hidden-layer dropout stays, and every other task keeps
-  BERT's. H3, H3K9ac and DeepLoc follow H4's budget in a later sitting, or the gpu profile.
+  here. Two things made a full-length H4 run affordable (benchmarks/RESULTS.md): bf16 autocast on this CPU's
+  AMX units, and no dropout on the attention probabilities, which on a CPU takes PyTorch's attention off its
+  fused kernel (a bf16 step of 32 x 502 tokens: 17.5 s with BERT's 0.1, 4.3 s without, on two threads). In
+  the plan's two one-thread jobs side by side an H4 step took ~25 s with attention dropout and ~8.4 s without
+  (both H4 variants ran without it; the hidden-layer dropout stays; every other task keeps BERT's). One seed
+  of the paper's 3 epochs (249 steps, ~36 min a cell) left both variants at chance: the paper trained H4 on
+  ~13k sequences, five times the 2.6k here, so H4 at this budget would be three ties, and its seeds were not
+  spent. H3, H3K9ac and DeepLoc (the same length, similar sizes) are for the gpu profile.
 - **Data splits.** The histone marks here are the GUE/EMP files, which hold dev and test only (the paper split
   14,965-27,782 sequences 90/5/5). Like the paper, this tool pools every example that is here (dev and test)
   and splits it 90/5/5 at random, stratified and seeded: about 2.6k training sequences for H3 and H4 instead of
