@@ -42,8 +42,8 @@ def pick_device(pref: str = "auto") -> torch.device:
 
 
 #: On CPU, bf16 autocast pays off only for wide enough layers. Measured on a 2-core Xeon with AMX
-#: (benchmarks/bench_precision.py): all-MiniLM-L6-v2 (hidden 384) trains 2.1-2.2x faster in bf16 at 62 and
-#: 502 tokens, while a hidden-32 test model runs ~8% slower (casts cost more than its tiny matmuls).
+#: (benchmarks/RESULTS.md): an all-MiniLM-L6-v2 (hidden 384) training step is 1.3-1.6x as fast in bf16,
+#: while a hidden-32 test model runs ~8% slower (casts cost more than its tiny matmuls).
 CPU_BF16_MIN_HIDDEN = 256
 
 

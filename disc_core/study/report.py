@@ -433,7 +433,9 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
             prec = {}
             for r in rs:
                 prec.setdefault(r["label"], set()).add(_precision(r))
-            pairs = [("pretrained", "rand"), *PAPER_ORDERINGS.get("text" if study.startswith("text") else study, [])]
+            # the pairs the orderings table compared on this dataset (its claims "a > b")
+            o = tables[study]["orderings"]
+            pairs = [tuple(c.split(" > ")) for c in o.loc[o["dataset"] == ds, CLAIM] if " > " in c]
             mixed = [f"{a} ({'/'.join(sorted(prec[a]))}) > {b} ({'/'.join(sorted(prec[b]))})" for a, b in pairs
                      if a in prec and b in prec and prec[a] | prec[b] != prec[a] & prec[b]]
             if mixed:
@@ -591,7 +593,7 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += _evidence_sections(plan, root, figures_dir, rel)
     for study in ("non-text", "text", "text-1pct", "signal"):
         if study == "signal" and study not in tables and not any(t.study == study for t in plan.tasks):
-            continue  # a plan without one-seed probes (the laptop plan's H4 runs its seeds directly)
+            continue  # a plan without one-seed probes
         title, where = STUDIES[study]
         L += [f"## {title} (the paper's {where})", ""]
         if study not in tables:
@@ -710,8 +712,8 @@ def _where_section(root: Path) -> list[str]:
         return []
     L = ["## Where the cells ran", "",
          "Precision: `bf16` is bf16 autocast (CUDA, or a CPU with AMX / AVX512-BF16 for a model of hidden size >= "
-         "256), `fp32` plain; the two sides of every comparison in a task ran in the same precision unless the "
-         "task's table says otherwise.", "",
+         "256), `fp32` plain; a compared pair whose two sides ran in different precisions is named under "
+         "Findings.", "",
          "| where | precision | cells | studies |", "|---|---|---|---|"]
     for (key, precision), studies in sorted(counts.items(), key=lambda kv: -len(kv[1])):
         L.append(f"| {key} | {precision} | {len(studies)} | {', '.join(sorted(set(studies)))} |")

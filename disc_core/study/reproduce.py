@@ -353,7 +353,9 @@ def _model_factor(model: str) -> float:
 
 
 #: bf16 autocast's time per step relative to fp32 for MiniLM on a CPU with AMX, measured at 62 and 502
-#: tokens (benchmarks/bench_precision.py: 0.70 at 62 tokens on two threads, 0.36 at 502 on one); linear between.
+#: tokens with the model in eval mode, so without dropout (benchmarks/RESULTS.md: 0.70 at 62 tokens on two
+#: threads, 0.36 at 502 on one); linear between. With BERT's attention dropout the 502-token gain is smaller
+#: (0.77), without it larger; the estimate does not model attention dropout.
 CPU_BF16_STEP_FACTOR = ((62, 0.70), (502, 0.36))
 
 
