@@ -4,7 +4,6 @@ this machine, and queue background runs."""
 import hashlib
 import json
 import secrets
-import time
 
 import streamlit as st
 
@@ -126,11 +125,12 @@ launch_key = f"train/{nonce}/{signature}/{generation}"
 def _launch(key: str) -> None:
     from disc_core.engine.models import resolve_model
     from disc_core.runs.runner import start_group
+    from disc_core.runs.store import new_group_name
 
     try:
         with st.spinner("Checking the model and queueing the runs ..."):
             resolve_model(ref)
-            group = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            group = new_group_name(name)
             plans = estimate.plans() if estimate is not None else None
             launched = start_group([c.replace(group=group) for c in configs], key=key, plans=plans)
     except Exception as err:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import time
 import typing
 from pathlib import Path
 
@@ -153,10 +152,9 @@ def _compare(p):
 
         seeds = list(range(1, args.seeds[0] + 1)) if len(args.seeds) == 1 else args.seeds
         base = config_from_args(args, dataset=require_dataset(args.dataset))  # before anything is written
-        from ..runs.store import new_run_id
+        from ..runs.store import new_group_name
 
-        # unique even for two comparisons launched in the same second
-        group = f"{base.dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{new_run_id()[-4:]}"
+        group = new_group_name(base.dataset)
         configs = comparison_configs(base, args.variants, seeds, group=group)
         root = Path(args.out) if args.out else runs_root()
         if not args.background and args.executor == "ray":

@@ -187,6 +187,12 @@ def new_run_id() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
 
 
+def new_group_name(dataset: str) -> str:
+    """``splice-20250301-142233-c1a4``: a comparison's group, unique even for two launched in the same second
+    (the CLI's ``compare`` and the Train page both name their groups this way)."""
+    return f"{dataset}-{time.strftime('%Y%m%d-%H%M%S')}-{new_run_id()[-4:]}"
+
+
 class RunStore:
     """The run store in ``root/store`` (``root`` defaults to :func:`runs_root`); run folders in ``root/<id>``.
 
