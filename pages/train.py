@@ -1,14 +1,13 @@
 """Train: pick the model, variants, seeds and the recipe (the paper's by default), see what the plan costs on
 this machine, and queue background runs."""
 
-import hashlib
-import json
 import secrets
 
 import streamlit as st
 
 from disc_core.engine.config import VARIANTS, RunConfig
 from disc_core.engine.mapping import MAPPINGS
+from disc_core.runs.runner import plan_signature
 from disc_core.study.compare import comparison_configs
 from ui.common import (PAGES, dataset_infos, dataset_picker, device_summary, get_dataset, model_picker, remember,
                        require_app, run_store, show_error)
@@ -118,7 +117,7 @@ if estimate is not None:
 # the plan's, and a counter that only "Queue another copy" advances
 nonce = st.session_state.setdefault("train-nonce", secrets.token_hex(4))
 generation = st.session_state.setdefault("train-generation", 0)
-signature = hashlib.sha1(json.dumps([c.to_dict() for c in configs], sort_keys=True).encode()).hexdigest()[:12]
+signature = plan_signature(configs)
 launch_key = f"train/{nonce}/{signature}/{generation}"
 
 

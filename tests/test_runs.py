@@ -304,6 +304,24 @@ def test_demo_is_joined_while_it_runs_and_started_fresh_only_when_asked(store, n
         store.finish(rid, "cancelled")
 
 
+def test_plan_signature_names_the_settings_not_the_group():
+    """One signature per plan: the group a launch names is not part of it; every setting and the order are."""
+    from disc_core.runs.runner import plan_signature
+    from disc_core.study.demo import DEMOS, demo_key
+
+    a = [RunConfig(dataset="splice", variant=v, seed=1) for v in ("pretrained", "rand")]
+    sig = plan_signature(a)
+    assert len(sig) == 12 and int(sig, 16) >= 0
+    assert plan_signature([c.replace(group="splice-20261202-0101") for c in a]) == sig
+    assert plan_signature(a[::-1]) != sig
+    assert plan_signature([a[0], a[1].replace(learning_rate=2e-5)]) != sig
+    assert plan_signature([a[0], a[1].replace(attention_dropout=0.0)]) != sig
+    # the demo's configs carry a group stamped with the time: two presses a minute apart share one key
+    demo = DEMOS["splice"]
+    assert demo_key(demo.configs(group="demo-1")) == demo_key(demo.configs(group="demo-2")) \
+        == f"demo/{demo.dataset}/{plan_signature(demo.configs())}"
+
+
 def _finished(store, cfg, tokens_per_s=1000.0, tokens=20_000, wall=30.0, examples=400, **results):
     rid = store.create(cfg)
     store.update(rid, status="running", host=HOST_NAME, started=time.time() - wall)

@@ -32,6 +32,7 @@ cancel or a resume from any process (the CLI, a restarted dashboard) reaches the
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import time
@@ -43,7 +44,7 @@ from .store import ACTIVE, CANCELLED, FAILED, QUEUED, GroupLaunch, RunInfo, RunS
 
 __all__ = ["Executor", "LocalProcessExecutor", "get_executor", "set_executor", "make_executor", "executor_of",
            "EXECUTORS", "launch", "launch_group",
-           "start_group", "cancel", "cancel_group", "resume", "export", "wait", "CANCEL_GRACE_S", "GroupLaunch"]
+           "start_group", "plan_signature", "cancel", "cancel_group", "resume", "export", "wait", "CANCEL_GRACE_S", "GroupLaunch"]
 
 _executor: Executor | None = None
 #: The executors by name (``--executor``, ``$DISC_EXECUTOR``).
@@ -111,6 +112,14 @@ def launch_group(configs: list[RunConfig], store: RunStore | None = None) -> lis
     Every run is created before any worker starts, so the queue serves the cells in this order.
     """
     return start_group(configs, store=store).ids
+
+
+def plan_signature(configs: list[RunConfig]) -> str:
+    """12 hex digits naming a plan's settings: the same configs in the same order, their group aside, give
+    the same signature. Launch keys are built on it (the Train page's, the demos'), so a double click or two
+    tabs queue one group per plan."""
+    body = json.dumps([{k: v for k, v in c.to_dict().items() if k != "group"} for c in configs], sort_keys=True)
+    return hashlib.sha1(body.encode()).hexdigest()[:12]
 
 
 def start_group(configs: list[RunConfig], store: RunStore | None = None, key: str | None = None, join=None,

@@ -21,8 +21,6 @@ once still create at most one demo.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -129,8 +127,9 @@ def available_demos() -> dict[str, Demo]:
 
 def demo_key(configs: list[RunConfig]) -> str:
     """The demo's launch key: the same settings (group and run names aside) give the same key."""
-    body = json.dumps([{k: v for k, v in c.to_dict().items() if k != "group"} for c in configs], sort_keys=True)
-    return f"demo/{configs[0].dataset}/{hashlib.sha1(body.encode()).hexdigest()[:12]}"
+    from ..runs.runner import plan_signature
+
+    return f"demo/{configs[0].dataset}/{plan_signature(configs)}"
 
 
 def _joinable(records: list[dict], now: float | None = None) -> bool:
