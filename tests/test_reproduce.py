@@ -262,3 +262,25 @@ def test_findings_name_a_comparison_whose_sides_ran_in_different_precisions():
     found = [f for f in _findings(tables_from_results({"non-text": mixed})) if "precisions" in f]
     assert len(found) == 1 and "pretrained (fp32) > re-emb (bf16)" in found[0] and "re-emb (bf16) > rand (fp32)" in found[0]
     assert "pretrained (fp32) > rand" not in found[0]
+
+
+def test_findings_test_a_voted_task_again_per_segment_and_count_its_pieces():
+    """MAESTRO's 20 test pieces move accuracy 5 points a piece: the findings say so (counting pieces, not
+    segments) and test the same pairs on the segments before the vote."""
+    from disc_core.study.report import _findings, tables_from_results
+
+    def cell(label, seed, piece, segment):
+        return {"dataset": "maestro", "label": label, "variant": label, "seed": seed, "score": piece,
+                "metric": "accuracy", "device": "cpu",
+                "test": {"accuracy": piece, "segment_accuracy": segment, "n": 936, "n_groups": 20}}
+
+    res = [cell("pretrained", s, 0.30, 0.33 + s / 100) for s in range(3)] + \
+          [cell("rand", s, 0.30, 0.25 + s / 200) for s in range(3)]
+    found = _findings(tables_from_results({"non-text": res}))
+    assert any("maestro: the test set has 20 examples" in f and "5.0 points" in f for f in found)
+    seg = [f for f in found if "per segment" in f]
+    assert len(seg) == 1 and "936+ test segments instead of 20 pieces" in seg[0]
+    assert "pretrained > rand by +0.0850" in seg[0] and seg[0].rstrip(".").endswith("holds")
+    # a task without segments (Splice) gets no such line
+    plain = [{**r, "dataset": "splice", "test": {"accuracy": r["score"], "n": 300}} for r in res]
+    assert not [f for f in _findings(tables_from_results({"non-text": plain})) if "per segment" in f]

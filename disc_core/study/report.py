@@ -426,10 +426,16 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
         res = tables[study]["results"]
         for ds in dict.fromkeys(r["dataset"] for r in res):
             rs = [r for r in res if r["dataset"] == ds]
-            n_test = min((r.get("test", {}).get("n") or 10**9) for r in rs)
+            # what the metric counts: pieces where segments are voted (n_groups), else examples
+            n_test = min((r.get("test", {}).get("n_groups") or r.get("test", {}).get("n") or 10**9) for r in rs)
             if n_test < 100:
                 out.append(f"{study}/{ds}: the test set has {n_test} examples (after voting, where it applies): one "
                            f"example moves accuracy by {100 / n_test:.1f} points.")
+            seg = _segment_tests(tables[study]["orderings"], rs, ds)
+            if seg:
+                out.append(f"{study}/{ds}: per segment, before the vote (not the paper's metric, but "
+                           f"{min(r['test']['n'] for r in rs):,}+ test segments instead of {n_test} pieces): "
+                           + "; ".join(seg) + ".")
             prec = {}
             for r in rs:
                 prec.setdefault(r["label"], set()).add(_precision(r))
@@ -497,6 +503,22 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
                            f"({100 * at / max(1, last['step']):.0f}% of the pre-training steps).")
             else:
                 out.append(f"pretrain-steps ({ds}): step 0 {first['mean']:.4f}, last {last['mean']:.4f}.")
+    return out
+
+
+def _segment_tests(orderings: pd.DataFrame, rs: list[dict], ds: str) -> list[str]:
+    """The orderings' pairs tested again on segment accuracy, for a task voted per piece (MAESTRO, composers)."""
+    if not rs or not all(isinstance((r.get("test") or {}).get("segment_accuracy"), (int, float)) for r in rs):
+        return []
+    seg = [{"label": r["label"], "seed": r["seed"], "score": float(r["test"]["segment_accuracy"])} for r in rs]
+    out = []
+    for claim in orderings.loc[orderings["dataset"] == ds, CLAIM]:
+        if " > " not in claim:
+            continue
+        t = paired_test(seg, *claim.split(" > "))
+        if t is not None:
+            out.append(f"{claim} by {t['mean_diff']:+.4f} [{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}] over {t['n']} "
+                       f"seeds: {verdict(t)}")
     return out
 
 
