@@ -235,10 +235,17 @@ def test_gpu_hours_pack_cells_longest_first(capsys):
     assert f"on 1 GPU(s): ~{one:.1f} h" in out and f"on 8 GPU(s): ~{eight:.1f} h" in out and "assumed" in out
 
 
-def test_laptop_plan_gives_rte_its_own_learning_rate_look_after_its_cells():
+def test_laptop_plan_gives_rte_and_h4_their_own_learning_rate_look_after_their_cells():
     plan = build_plan("laptop")
     keys = [t.key for t in plan.tasks]
-    looks = [t for t in plan.tasks if t.study == "lr-look"]
+    h4 = [t for t in plan.tasks if t.study == "lr-look" and t.dataset == "h4"]
+    assert len(h4) == 1 and h4[0].overrides["learning_rate"] == 3e-5 and h4[0].seeds == (0,)
+    probe = next(t for t in plan.tasks if t.key == "signal/h4")
+    # the same cells as the probe but for the rate: full length, no attention dropout, pretrained and rand
+    assert {k: v for k, v in h4[0].overrides.items() if k != "learning_rate"} == \
+        {k: v for k, v in probe.overrides.items() if k != "learning_rate"}
+    assert h4[0].variants == probe.variants and plan.tasks.index(probe) < plan.tasks.index(h4[0])
+    looks = [t for t in plan.tasks if t.study == "lr-look" and t.dataset == "rte"]
     assert [t.dataset for t in looks] == ["rte", "rte"]
     assert sorted(t.overrides["learning_rate"] for t in looks) == [3e-5, 3e-4]
     assert all(t.seeds == (0,) and t.variants == ("pretrained+shift", "rand+shift") for t in looks)

@@ -655,10 +655,11 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
         L += ["No finished runs yet.", ""]
     if (root / "lr-look").exists():
         L += ["## A learning-rate look before a claim is called failed", "",
-              "Where both sides of an ordering stay at chance at the plan's learning rate (RTE under shift 1000), one "
-              "seed of each at a smaller and a larger rate (the folder name) says whether the task cannot be learned "
-              "here in this budget or the rate was wrong for it. The plan's own cells, at its rate, are in the tables "
-              "above; these do not replace them.", ""] + _side_study(root / "lr-look") + [""]
+              "Where both sides of an ordering stay at chance at the plan's learning rate (RTE under shift 1000), or "
+              "the pretrained side stays at the majority class while rand learns (H4's probe, as Splice did at 3e-4), "
+              "one seed of each at other rates (the folder name) says whether the task cannot be learned here in "
+              "this budget or the rate was wrong for it. The plan's own cells, at its rate, are in the tables above; "
+              "these do not replace them.", ""] + _side_study(root / "lr-look") + [""]
     sides = [(name, why) for name, why in SIDE_STUDIES.items() if (root / name).exists()]
     if sides:
         L += ["## Cells set aside by a change of plan", "",
