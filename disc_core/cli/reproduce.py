@@ -43,7 +43,7 @@ def _reproduce(p: argparse.ArgumentParser):
     from ..study.reproduce import PROFILES
 
     p.add_argument("--profile", choices=list(PROFILES), default="laptop",
-                   help="quick: tiny model, minutes (what the tests run); laptop: bundled MiniLM, ~11 h of an idle 2-core CPU in resumable sittings; gpu: "
+                   help="quick: tiny model, minutes (what the tests run); laptop: bundled MiniLM, many hours of an idle 2-core CPU in resumable sittings (--dry-run estimates them); gpu: "
                         "bert-base-uncased with the paper's budget")
     p.add_argument("--quick", action="store_const", const="quick", dest="profile",
                    help="the same as --profile quick: the whole pipeline in minutes")
