@@ -230,6 +230,13 @@ def _laptop() -> tuple[list[Task], str]:
                       budget("h4", 3, max_length=512, attention_dropout=0.0, learning_rate=3e-5),
                       f"H4's own learning-rate look: 3e-05, one seed, the paper's {ep('h4', 3)}, full length, as the "
                       "probe (bf16, no attention dropout)", sub="lr3e-05"))
+    # DeepLoc: only the published validation file is public (1,428 training proteins here, not the paper's
+    # 9,977), so 3 epochs are 135 steps at 512 tokens, ~20 min a cell in bf16 without attention dropout: a
+    # one-seed time-to-signal probe first, as for H4, before three seeds are spent on it
+    tasks.append(Task("signal", "deeploc", ("pretrained", "rand"), (0,),
+                      budget("deeploc", 3, max_length=512, attention_dropout=0.0),
+                      f"time-to-signal probe: one seed, as in the paper {ep('deeploc', 3)}, proteins up to 510 "
+                      "residues (the paper's 512 tokens); bf16 autocast and no attention dropout, as H4's probe"))
     tasks.append(Task("non-text", "amp-uniprot", ("re-emb", "unused"), seeds, budget("amp-uniprot", 3),
                       "as above"))
     # then shift 1000 on the other local GLUE tasks: where the paper has a gap (RTE, 6 points) and where it has
@@ -362,17 +369,23 @@ def _model_factor(model: str) -> float:
     return max(0.02, step_cost(model))
 
 
-#: bf16 autocast's time per step relative to fp32 for MiniLM on a CPU with AMX, measured at 62 and 502
-#: tokens with the model in eval mode, so without dropout (benchmarks/RESULTS.md: 0.70 at 62 tokens on two
-#: threads, 0.36 at 502 on one); linear between. With BERT's attention dropout the 502-token gain is smaller
-#: (0.77), without it larger; the estimate does not model attention dropout.
-CPU_BF16_STEP_FACTOR = ((62, 0.70), (502, 0.36))
+#: bf16 autocast's time per training step relative to fp32 for MiniLM on a CPU with AMX, BERT's dropout on,
+#: two threads (benchmarks/RESULTS.md, bench_precision): 0.70 at 62 tokens, 0.77 at 502, where the attention
+#: dropout (off the fused kernel) eats most of bf16's gain; linear between.
+CPU_BF16_STEP_FACTOR = ((62, 0.70), (502, 0.77))
+#: Time per step without attention dropout relative to with it (same benchmark, bf16: 18.4 s against 4.85 s a
+#: step at 502 tokens; nothing measurable at 62); linear between. Applied in fp32 too (not measured there).
+NO_ATTENTION_DROPOUT_FACTOR = ((62, 1.0), (502, 0.26))
+
+
+def _interp(points, tokens: int) -> float:
+    (t0, f0), (t1, f1) = points
+    x = min(1.0, max(0.0, (tokens - t0) / (t1 - t0)))
+    return f0 + (f1 - f0) * x
 
 
 def _bf16_factor(tokens: int) -> float:
-    (t0, f0), (t1, f1) = CPU_BF16_STEP_FACTOR
-    x = min(1.0, max(0.0, (tokens - t0) / (t1 - t0)))
-    return f0 + (f1 - f0) * x
+    return _interp(CPU_BF16_STEP_FACTOR, tokens)
 
 
 def estimate_seconds(task: Task, model: str, cpu_bf16: bool | None = None) -> float:
@@ -380,7 +393,8 @@ def estimate_seconds(task: Task, model: str, cpu_bf16: bool | None = None) -> fl
 
     ``cpu_bf16``: whether the runs get bf16 autocast (None: as this machine would, see
     :func:`~disc_core.engine.training.precision_for`: a CPU with native bf16 and a model at least as wide
-    as MiniLM); fp32 otherwise.
+    as MiniLM); fp32 otherwise. A task without attention dropout (``attention_dropout=0``) is cheaper at
+    long lengths (:data:`NO_ATTENTION_DROPOUT_FACTOR`).
     """
     o = {**RunConfig().to_dict(), **task.overrides}
     tokens = min(o["max_length"], TYPICAL_TOKENS.get(task.dataset, 128))
@@ -396,6 +410,8 @@ def estimate_seconds(task: Task, model: str, cpu_bf16: bool | None = None) -> fl
         cpu_bf16 = o["bf16"] and task.pretrain is None and _model_factor(model) >= 0.9 and cpu_has_native_bf16()
     if cpu_bf16:
         unit *= _bf16_factor(tokens)
+    if o.get("attention_dropout") == 0:
+        unit *= _interp(NO_ATTENTION_DROPOUT_FACTOR, tokens)
     n_eval = EVAL_SIZES.get(task.dataset, 1000) / 2
     if o["max_eval_examples"]:
         n_eval = min(n_eval, o["max_eval_examples"])
