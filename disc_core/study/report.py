@@ -839,8 +839,8 @@ _DEFAULT_DISCUSSION = """\
 - **Budget: depth, not breadth.** The first laptop plan spread ~2 h over 297 cells of 16-60 steps; every
   variant of most tasks stayed at the majority class and the tables read as ties (its report, every cell, is
   kept in `docs/archive/laptop-v1/`). This plan trains fewer
-  tasks for whole epochs (3 where a task fits, 1 for the GLUE pair tasks, 200 steps for 1% of STS-B), at the
-  learning rate its own grid chose (see above), and validates on a 300-example sample about eight times a
+  tasks for whole epochs (the paper's 3 where a task fits, 1 for SST-2's 60k sentences, 200 steps for 1% of
+  STS-B), at the learning rate its own grid chose (see above), and validates on a 300-example sample about eight times a
   run; the test set is scored once, in full. Tasks run in the order of the paper's core claims, so the
   report publishes them first and lists what has not finished.
 - **Learning rate.** The paper's 1e-5 was chosen for bert-base by a grid between 1e-4 and 1e-7 judged by rand's
@@ -857,9 +857,13 @@ _DEFAULT_DISCUSSION = """\
   fused kernel (a bf16 step of 32 x 502 tokens: 17.5 s with BERT's 0.1, 4.3 s without, on two threads). In
   the plan's two one-thread jobs side by side an H4 step took ~25 s with attention dropout and ~8.4 s without
   (both H4 variants ran without it; the hidden-layer dropout stays; every other task keeps BERT's). One seed
-  of the paper's 3 epochs (249 steps, ~36 min a cell) left both variants at chance: the paper trained H4 on
-  ~13k sequences, five times the 2.6k here, so H4 at this budget would be three ties, and its seeds were not
-  spent. H3, H3K9ac and DeepLoc (the same length, similar sizes) are for the gpu profile.
+  of the paper's 3 epochs (249 steps, ~36 min a cell) left pretrained at the majority class while rand learned
+  a little: the paper trained H4 on ~13k sequences, five times the 2.6k here, and at 1e-4 the pretrained side
+  may also need a smaller step (Splice did at 3e-4), so H4's seeds were not spent; its learning-rate look at
+  3e-5 is next in the plan. MAESTRO (128-note segments, no length problem) tied at one epoch and separated on
+  validation at the paper's 3 (*Cells set aside*). DeepLoc's public copy holds no training file, so its
+  1,428 training proteins make 3 epochs only 135 steps at 512 tokens: a one-seed probe first, as for H4. H3
+  and H3K9ac (2.7k and 5k training sequences of 502 tokens) are for the gpu profile until then.
 - **Data splits.** The histone marks here are the GUE/EMP files, which hold dev and test only (the paper split
   14,965-27,782 sequences 90/5/5). Like the paper, this tool pools every example that is here (dev and test)
   and splits it 90/5/5 at random, stratified and seeded: about 2.6k training sequences for H3 and H4 instead of
