@@ -78,8 +78,10 @@ def test_plans_fit_their_budgets():
     # the laptop plan is sized for a CPU with native bf16 (AMX), as on the machine it ran on; in fp32 it is longer
     hours = {p: sum(estimate_seconds(t, "all-MiniLM-L6-v2", cpu_bf16=True) for t in build_plan(p).tasks) / 3600
              for p in PROFILES if p != "gpu"}
-    # (the estimate errs high in bf16: 22 min for STS-B's pretrained vs re-emb, which took 15 on two jobs)
-    assert hours["quick"] < 0.2 and 2 < hours["laptop"] < 14
+    # (the estimate errs high in bf16: 22 min for STS-B's pretrained vs re-emb, which took 15 on two jobs, and
+    # 15 min a DeepLoc cell, which took ~12 on one thread beside another job; the plan's measured machine time is
+    # about half its estimate)
+    assert hours["quick"] < 0.2 and 2 < hours["laptop"] < 16
     fp32 = sum(estimate_seconds(t, "all-MiniLM-L6-v2", cpu_bf16=False) for t in build_plan("laptop").tasks) / 3600
     assert fp32 > 1.25 * hours["laptop"]  # bf16 in training mode: 1.3x (502 tokens) to 1.4x (62) a step
     # without attention dropout a 502-token step is ~4x cheaper; at 62 tokens it changes nothing
