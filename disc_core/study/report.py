@@ -864,8 +864,10 @@ _DEFAULT_DISCUSSION = """\
   aside*); at the paper's 3, pretrained beats rand on the paper's metric, the vote per piece, on every seed,
   while per segment, before the vote, the two are level (Findings): the gap is 3 of 20 test pieces (two per
   composer) a seed, so read it with care; the validation pieces of seed 0 showed a larger one. DeepLoc's public copy holds no training file, so its
-  1,428 training proteins make 3 epochs only 135 steps at 512 tokens: a one-seed probe first, as for H4. H3
-  and H3K9ac (2.7k and 5k training sequences of 502 tokens) are for the gpu profile until then.
+  1,428 training proteins make 3 epochs only 135 steps at 512 tokens (~15 min a cell): seed 0 ran first, alone,
+  as a probe, as H4's did; pretrained left the majority class and rand did not, so the probe became seed 0 of
+  three. H3 and H3K9ac (2.7k and 5k training sequences of 502 tokens) are for the gpu profile until H4's
+  learning-rate look says whether the 500-bp marks can move here.
 - **Data splits.** The histone marks here are the GUE/EMP files, which hold dev and test only (the paper split
   14,965-27,782 sequences 90/5/5). Like the paper, this tool pools every example that is here (dev and test)
   and splits it 90/5/5 at random, stratified and seeded: about 2.6k training sequences for H3 and H4 instead of
