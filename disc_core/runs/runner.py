@@ -133,9 +133,9 @@ def start_group(configs: list[RunConfig], store: RunStore | None = None, key: st
     if not configs:
         return GroupLaunch("", [], False)
     store = store or RunStore()
-    from .store import new_run_id
+    from .store import new_group_name
 
-    group = configs[0].group or f"{configs[0].dataset}-{new_run_id()}"
+    group = configs[0].group or new_group_name(configs[0].dataset)
     launched = store.create_group(configs, group, key=key, join=join, plans=plans)
     if launched.created:
         for run_id in launched.ids:

@@ -387,10 +387,6 @@ def _interp(points, tokens: int) -> float:
     return f0 + (f1 - f0) * x
 
 
-def _bf16_factor(tokens: int) -> float:
-    return _interp(CPU_BF16_STEP_FACTOR, tokens)
-
-
 def estimate_seconds(task: Task, model: str, cpu_bf16: bool | None = None) -> float:
     """Rough CPU seconds of ``task`` on an idle 2-core machine (steps x batch x tokens, plus evaluation).
 
@@ -412,7 +408,7 @@ def estimate_seconds(task: Task, model: str, cpu_bf16: bool | None = None) -> fl
 
         cpu_bf16 = o["bf16"] and task.pretrain is None and _model_factor(model) >= 0.9 and cpu_has_native_bf16()
     if cpu_bf16:
-        unit *= _bf16_factor(tokens)
+        unit *= _interp(CPU_BF16_STEP_FACTOR, tokens)
     if o.get("attention_dropout") == 0:
         unit *= _interp(NO_ATTENTION_DROPOUT_FACTOR, tokens)
     n_eval = EVAL_SIZES.get(task.dataset, 1000) / 2
