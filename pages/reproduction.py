@@ -8,7 +8,7 @@ from disc_core import plots
 from disc_core.study.compare import to_markdown
 from disc_core.runs.store import runs_root
 from disc_core.study.reproduce import PROFILES, STUDIES
-from disc_core.study.report import published_info, study_tables
+from disc_core.study.report import PAPER_GAP, PAPER_GAP_NOTE, published_info, study_tables
 from ui.common import require_app, show_error
 
 require_app()
@@ -73,6 +73,8 @@ for study, t in tables.items():
     if len(t.get("orderings", [])):
         st.markdown("Ordering checks (paired by seed: mean difference, 95% interval, one-sided p, verdict)")
         st.dataframe(t["orderings"], hide_index=True, width="stretch")
+        if PAPER_GAP in t["orderings"]:
+            st.caption(PAPER_GAP_NOTE)
 steps = tables.get("pretrain-steps", {}).get("results")
 if steps:
     pts = [{**r, "model": f"step_{r['pretrain_step']}"} for r in steps]

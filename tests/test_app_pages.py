@@ -414,6 +414,11 @@ def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_pat
     text = _texts(at)
     assert "docs/REPRODUCTION.json" in text and "| splice | pretrained | accuracy |" in text
     assert "| 0.975 (97.5) | Table 2 |" in text  # the paper's number beside ours, ÷100 and as printed
+    # the orderings set the paper's own difference beside ours: Splice, 97.5 against 95.0
+    o = next(d.value for d in at.dataframe if "paper's diff" in d.value.columns and "splice" in set(d.value["dataset"]))
+    row = o[(o["dataset"] == "splice") & (o["paper's claim"] == "pretrained > rand")].iloc[0]
+    assert row["paper's diff"] == "+0.0250" and row["ours against the paper's diff"]
+    assert any("*cannot tell*" in c.value for c in at.caption)
     at.radio(key="repro-source").set_value("My run folders").run()
     at.text_input(key="repro-root").set_value(str(tmp_path / "none")).run()
     assert not at.exception

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from disc_core.cli.main import main
-from disc_core.study.report import ordering_table, verdict
+from disc_core.study.report import PAPER_GAP, PAPER_GAP_VERDICT, ordering_table, paper_gap_verdict, verdict
 from disc_core.study.reproduce import PROFILES, build_plan, estimate_seconds
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -142,6 +142,37 @@ def test_ordering_verdicts():
     assert v["pretrained > re-emb"].startswith("reversed")
     assert v["unused ≈ rand"] == "close (CI contains 0)"
     assert verdict(None).startswith("n/a")
+
+
+def test_ordering_table_sets_the_paper_difference_beside_ours():
+    """STS-B shift 1000: the paper prints 77.8 against 8.3 (+0.695 on our scale)."""
+    def rows(gap, jitter):
+        return ([_r("pretrained+shift", s, 0.1 + gap + jitter[s], ds="stsb") for s in range(3)]
+                + [_r("rand+shift", s, 0.1, ds="stsb") for s in range(3)]
+                + [_r("pretrained", s, 0.9 + jitter[s], ds="composers") for s in range(3)]
+                + [_r("rand", s, 0.5, ds="composers") for s in range(3)])
+    t = ordering_table(rows(0.69, [0.0, 0.01, -0.01]), [("pretrained+shift", "rand+shift"), ("pretrained", "rand")],
+                       setting="full")
+    stsb, comp = t.iloc[0], t.iloc[1]
+    assert stsb[PAPER_GAP] == "+0.6950" and stsb[PAPER_GAP_VERDICT].startswith("agrees")
+    assert comp[PAPER_GAP] == "" and comp[PAPER_GAP_VERDICT] == ""  # a dataset the paper does not use
+    larger = ordering_table(rows(0.9, [0.0, 0.01, -0.01]), [("pretrained+shift", "rand+shift")], setting="full")
+    assert larger.iloc[0][PAPER_GAP_VERDICT] == "ours larger"
+    # 1% of the data: the paper's 57.0 against 4.3
+    small = ordering_table(rows(0.2, [0.0, 0.01, -0.01]), [("pretrained+shift", "rand+shift")], setting="1pct")
+    assert small.iloc[0][PAPER_GAP] == "+0.5270" and small.iloc[0][PAPER_GAP_VERDICT] == "ours smaller"
+    # without a setting the table has no paper columns (a study the paper has no numbers for)
+    assert PAPER_GAP not in ordering_table(rows(0.69, [0, 0, 0]), [("pretrained+shift", "rand+shift")]).columns
+
+
+def test_paper_gap_verdict_says_when_our_seeds_cannot_tell():
+    t = {"ci95": (-0.05, 0.10), "constant": False}
+    assert paper_gap_verdict(t, 0.06).startswith("cannot tell")
+    assert paper_gap_verdict(t, 0.0).startswith("agrees")  # the paper has no gap, and neither do we
+    assert paper_gap_verdict({"ci95": (-0.2, -0.1), "constant": False}, 0.06) == "ours smaller, reversed"
+    assert paper_gap_verdict({"ci95": (0.0, 0.0), "constant": True}, 0.0).startswith("agrees")
+    assert "untested" in paper_gap_verdict({"ci95": (0.0, 0.0), "constant": True}, 0.112)
+    assert paper_gap_verdict(None, 0.06) == "" and paper_gap_verdict(t, None) == ""
 
 
 def test_results_file_round_trip_and_bad_file(quick, tmp_path):

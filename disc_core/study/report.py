@@ -28,6 +28,7 @@ from ..engine.experiment import read_metrics
 from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
 
 __all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
+           "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict",
            "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
            "pretrain_step_results", "hardware", "verdict"]
 
@@ -92,11 +93,14 @@ def verdict(t: dict | None) -> str:
     return "reversed (significant)" if t["ci95"][1] < 0 else "reversed, not significant"
 
 
-def ordering_table(results: list[dict], pairs: list[tuple[str, str]], close: list[tuple[str, str]] = ()) -> pd.DataFrame:
+def ordering_table(results: list[dict], pairs: list[tuple[str, str]], close: list[tuple[str, str]] = (),
+                   setting: str | None = None) -> pd.DataFrame:
     """One row per (dataset, better > worse) pair: paired mean difference, 95% CI, one-sided p, verdict.
 
     ``close`` pairs (the paper's "unused is close to rand") are tested two-sided: "close" when the 95%
-    CI of the difference contains 0.
+    CI of the difference contains 0. With ``setting`` (``"full"`` or ``"1pct"``), each row also gets the
+    paper's own difference for the pair (its two numbers ÷ 100, where it prints both) and where that
+    difference lies against our interval (:func:`paper_gap_verdict`).
     """
     rows = []
     for ds in dict.fromkeys(r["dataset"] for r in results):
@@ -105,24 +109,73 @@ def ordering_table(results: list[dict], pairs: list[tuple[str, str]], close: lis
         for better, worse in pairs:
             if better in labels and worse in labels:
                 t = paired_test(rs, better, worse)
-                rows.append(_test_row(ds, f"{better} > {worse}", t, verdict(t)))
+                rows.append(_test_row(ds, f"{better} > {worse}", t, verdict(t),
+                                      _paper_gap(ds, better, worse, setting)))
         for a, b in close:
             if a in labels and b in labels:
                 t = paired_test(rs, a, b)
                 v = "n/a (fewer than 2 paired seeds)" if t is None else (
                     "close (CI contains 0)" if t["ci95"][0] <= 0 <= t["ci95"][1] else "differs")
-                rows.append(_test_row(ds, f"{a} ≈ {b}", t, v))
-    return pd.DataFrame(rows, columns=["dataset", "paper's claim", "seeds", "mean diff", "95% CI", "p (one-sided)",
-                                       "verdict"])
+                rows.append(_test_row(ds, f"{a} ≈ {b}", t, v, _paper_gap(ds, a, b, setting)))
+    columns = ["dataset", "paper's claim", "seeds", "mean diff", "95% CI", "p (one-sided)", "verdict"]
+    if setting is not None:
+        columns += [PAPER_GAP, PAPER_GAP_VERDICT]
+    return pd.DataFrame(rows, columns=columns)
 
 
-def _test_row(ds, claim, t, v) -> dict:
+#: the ordering tables' columns that set our difference beside the paper's
+PAPER_GAP, PAPER_GAP_VERDICT = "paper's diff", "ours against the paper's diff"
+#: what those two columns mean (the report and the Reproduction page print it under the tables)
+PAPER_GAP_NOTE = ("*paper's diff*: the paper's own difference for the pair (its two numbers ÷ 100, blank where it "
+                  "prints no number for either side). Against our 95% interval: *agrees* = the paper's difference "
+                  "lies inside it and 0 does not (or both are 0); *cannot tell* = both lie inside it, so our seeds "
+                  "do not separate the paper's gap from none; *ours larger* / *ours smaller* = the whole interval "
+                  "lies above / below the paper's difference.")
+
+
+def _paper_gap(ds: str, a: str, b: str, setting: str | None) -> float | None:
+    """The paper's ``a`` minus its ``b`` on our 0-1 scale, or None where it prints no number for either."""
+    if setting is None:
+        return None
+    from .paper import paper_cell
+
+    ca, cb = paper_cell(ds, a, setting), paper_cell(ds, b, setting)
+    if not (ca.reported and cb.reported):
+        return None
+    return float(ca._scaled_decimal - cb._scaled_decimal)
+
+
+def paper_gap_verdict(t: dict | None, gap: float | None) -> str:
+    """Where the paper's difference lies against our 95% interval of the paired difference.
+
+    *agrees*: inside it, and the interval does not also hold 0 (or the paper's difference is 0 too);
+    *cannot tell*: inside it, but so is 0: our seeds do not separate the paper's gap from none;
+    *ours larger* / *ours smaller*: the whole interval lies above / below the paper's difference
+    (*reversed* added when it lies below 0). Blank where the paper prints no pair or we have < 2 seeds.
+    """
+    if gap is None or t is None:
+        return ""
+    lo, hi = t["ci95"]
+    eps = 1e-9
+    if t.get("constant") and abs(gap - lo) > eps:
+        return f"ours {'larger' if gap < lo else 'smaller'} by the same amount on every seed (untested)"
+    if lo - eps <= gap <= hi + eps:
+        if abs(gap) > eps and lo - eps <= 0 <= hi + eps:
+            return "cannot tell (our interval holds both 0 and the paper's diff)"
+        return "agrees (the paper's diff is in our interval)"
+    if gap < lo:
+        return "ours larger"
+    return "ours smaller, reversed" if hi < 0 else "ours smaller"
+
+
+def _test_row(ds, claim, t, v, gap: float | None = None) -> dict:
+    paper = {PAPER_GAP: "" if gap is None else f"{gap:+.4f}", PAPER_GAP_VERDICT: paper_gap_verdict(t, gap)}
     if t is None:
         return {"dataset": ds, "paper's claim": claim, "seeds": 0, "mean diff": "", "95% CI": "",
-                "p (one-sided)": "", "verdict": v}
+                "p (one-sided)": "", "verdict": v, **paper}
     return {"dataset": ds, "paper's claim": claim, "seeds": t["n"], "mean diff": f"{t['mean_diff']:+.4f}",
             "95% CI": f"[{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}]", "p (one-sided)": f"{t['p_value']:.3f}",
-            "verdict": v}
+            "verdict": v, **paper}
 
 
 def study_tables(root: str | Path) -> dict[str, dict[str, pd.DataFrame]]:
@@ -149,8 +202,9 @@ def tables_from_results(by_study: dict[str, list[dict]], pretrain_results: list[
         if res:
             pairs = [("pretrained", "rand"), *pairs]
             # text-1pct runs use 1% of the data: they compare with the paper's "shift 1000 1% data" rows
-            out[study] = {"summary": summarize(res, setting="1pct" if study == "text-1pct" else "full"),
-                          "orderings": ordering_table(res, pairs, close),
+            setting = "1pct" if study == "text-1pct" else "full"
+            out[study] = {"summary": summarize(res, setting=setting),
+                          "orderings": ordering_table(res, pairs, close, setting=setting),
                           "results": res}
     res = list(pretrain_results)
     if res:
@@ -484,6 +538,19 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
                 out.append(f"{study}: `{claim}`: holds on {h}, same direction but not significant on {ns}"
                            + (f", same direction by the same amount on every seed (untestable) on {same}" if same else "")
                            + f", reversed on {rv}" + (f", no difference on {nd}" if nd else "") + f" of {n} datasets.")
+    for study in ("text", "text-1pct", "non-text"):
+        o = tables.get(study, {}).get("orderings")
+        if o is None or PAPER_GAP_VERDICT not in o:
+            continue
+        o = o[o[PAPER_GAP_VERDICT] != ""]
+        if len(o):
+            kinds = {}
+            for _, r in o.iterrows():
+                kinds.setdefault(r[PAPER_GAP_VERDICT].split(" (")[0], []).append(
+                    f"{r['dataset']} {r[CLAIM]} ({r['mean diff']} against {r[PAPER_GAP]})")
+            out.append(f"{study}: against the paper's own difference for each pair it prints (its two numbers ÷ 100; "
+                       f"{len(o)} pair{'s' if len(o) != 1 else ''}): " + "; ".join(f"{k} on {len(v)}: {', '.join(v)}" for k, v in kinds.items())
+                       + ".")
     if "pretrain-steps" in tables:
         s = tables["pretrain-steps"]["summary"].sort_values("step")
         for ds, g in s.groupby("dataset"):
@@ -625,7 +692,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
         L += [_summary_md(t["summary"]), "", paper_note, "",
               "Ordering checks, paired by seed (mean difference of the metric, 95% t interval, one-sided paired "
               "t-test p). *holds* = the interval lies above 0; *not significant* = right direction, interval "
-              "contains 0; *no difference* = identical scores; *reversed* = wrong direction.", "", _md(t["orderings"]), ""]
+              "contains 0; *no difference* = identical scores; *reversed* = wrong direction. " + PAPER_GAP_NOTE, "",
+              _md(t["orderings"]), ""]
         for ds in dict.fromkeys(r["dataset"] for r in t["results"]):
             curves = _curves(root / study, ds)
             if not curves:
