@@ -52,6 +52,21 @@ def test_loss_gap_says_when_the_claim_fails(tmp_path):
     assert row["verdict"] == "below on 1 of 2 seeds"
 
 
+def test_loss_gap_says_where_along_the_run_pretrained_is_lower(tmp_path):
+    """A pretrained curve that starts far higher (a fresh regression head) and then falls below rand's for
+    good: its mean over the run is higher, the tenths show where it is lower."""
+    pre = [6.0] * 4 + [0.1] * 16
+    rnd = [2.0] * 10 + [0.5] * 10
+    write_cell(tmp_path, "text-1pct", "stsb", "pretrained+shift", 0, pre, [(1, 0.1)], 0.3, "spearman")
+    write_cell(tmp_path, "text-1pct", "stsb", "rand+shift", 0, rnd, [(1, 0.1)], 0.1, "spearman")
+    row = evidence.loss_gap_table(tmp_path).iloc[0]
+    assert row["mean loss, pretrained side"] == pytest.approx(1.28) and row["mean loss, rand side"] == 1.25
+    assert row["verdict"] == "above on every seed"
+    assert row["tenths of the run where pretrained is lower"] == 8  # the first 4 of 20 steps are the first two tenths
+    assert evidence.tenths_below([1, 2, 3], [2, 2, 2]) == 1  # fewer steps than ten: one part per step
+    assert evidence.tenths_below([], [1.0]) == 0
+
+
 def test_signal_curves_use_training_tokens_and_find_the_separation(tmp_path):
     write_cell(tmp_path, "non-text", "splice", "pretrained", 0, [1] * 4, [(1, 0.5), (2, 0.6), (3, 0.8), (4, 0.9)], .9)
     write_cell(tmp_path, "non-text", "splice", "rand", 0, [1] * 4, [(1, 0.5), (2, 0.65), (3, 0.5), (4, 0.5)], .5)

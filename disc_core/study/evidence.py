@@ -22,7 +22,8 @@ import pandas as pd
 
 from ..engine.experiment import read_metrics
 
-__all__ = ["PAIRS", "lr_grid_table", "signal_curves", "loss_gap_table", "signal_figure", "cell_folders"]
+__all__ = ["PAIRS", "lr_grid_table", "signal_curves", "loss_gap_table", "tenths_below", "signal_figure",
+           "cell_folders"]
 
 #: (pretrained-side label, rand-side label): the pairs whose curves and losses are compared.
 PAIRS = (("pretrained", "rand"), ("pretrained+shift", "rand+shift"),
@@ -131,30 +132,49 @@ def first_separation(curves: dict[str, list[tuple[int, float]]], better: str, wo
 def loss_gap_table(root: str | Path, studies=("text", "text-1pct", "non-text", "signal")) -> pd.DataFrame:
     """Per (study, dataset, pair): seeds, the mean training loss over the run of each side (averaged over
     seeds), and on how many seeds the pretrained side's is lower. The claim "pretrained's training loss is
-    below rand's" holds for a task when it is lower on every paired seed."""
+    below rand's" holds for a task when it is lower on every paired seed.
+
+    Beside it, where along the run pretrained is lower: each paired run is cut into ten equal parts of its
+    logged steps and the two sides' mean loss compared part by part (``tenths where pretrained is lower``,
+    mean over seeds), so a curve that starts higher and then falls below shows as such, not only as a mean.
+    """
     rows = []
     for study in studies:
         cells = [_cell(d) for d in cell_folders(Path(root) / study)]
         cells = [c for c in cells if c["results"] is not None]
-        by_key: dict[tuple[str, int], dict[str, float]] = {}
+        by_key: dict[tuple[str, int], dict[str, list[float]]] = {}
         for c in cells:
             losses = [e["loss"] for e in c["events"] if e.get("kind") == "step"]
             if losses:
-                by_key.setdefault((c["dataset"], c["seed"]), {})[c["label"]] = float(np.mean(losses))
+                by_key.setdefault((c["dataset"], c["seed"]), {})[c["label"]] = losses
         for ds in dict.fromkeys(k[0] for k in by_key):
             labels = set().union(*(v for (d, _), v in by_key.items() if d == ds))
             for a, b in _pairs_present(labels):
                 paired = [(v[a], v[b]) for (d, _), v in sorted(by_key.items()) if d == ds and a in v and b in v]
                 if not paired:
                     continue
-                la, lb = np.array(paired).T
+                la = np.array([np.mean(x) for x, _ in paired])
+                lb = np.array([np.mean(y) for _, y in paired])
                 below = int(np.sum(la < lb))
                 rows.append({"study": study, "dataset": ds, "pair": f"{a} vs {b}", "seeds": len(paired),
-                             f"mean loss, pretrained side": float(la.mean()), "mean loss, rand side": float(lb.mean()),
+                             "mean loss, pretrained side": float(la.mean()), "mean loss, rand side": float(lb.mean()),
                              "seeds where pretrained is lower": below,
                              "verdict": "below on every seed" if below == len(paired) else
-                             ("above on every seed" if below == 0 else f"below on {below} of {len(paired)} seeds")})
+                             ("above on every seed" if below == 0 else f"below on {below} of {len(paired)} seeds"),
+                             "tenths of the run where pretrained is lower": float(np.mean(
+                                 [tenths_below(x, y) for x, y in paired]))})
     return pd.DataFrame(rows)
+
+
+def tenths_below(a: list[float], b: list[float]) -> int:
+    """In how many of ten equal parts of two aligned loss curves ``a``'s mean is below ``b``'s (the curves
+    are cut to the shorter one; a curve of fewer than ten steps has as many parts as steps)."""
+    n = min(len(a), len(b))
+    if not n:
+        return 0
+    parts = np.array_split(np.arange(n), min(10, n))
+    x, y = np.asarray(a[:n]), np.asarray(b[:n])
+    return int(sum(x[p].mean() < y[p].mean() for p in parts))
 
 
 def signal_figure(curves: dict, path: str | Path, title: str = "") -> Path | None:

@@ -890,11 +890,15 @@ def _evidence_sections(plan, root: Path, figures_dir: Path, rel: str) -> list[st
               f"![validation metric against training tokens]({rel}/{name})", "", _md(pd.DataFrame(rows)), ""]
     gaps = evidence.loss_gap_table(root)
     if not gaps.empty:
-        fmt = {c: gaps[c].map(lambda v: f"{v:.4f}") for c in gaps.columns if gaps[c].dtype.kind == "f"}
+        fmt = {c: gaps[c].map(lambda v: f"{v:.1f} of 10" if c.startswith("tenths") else f"{v:.4f}")
+               for c in gaps.columns if gaps[c].dtype.kind == "f"}
         L += ["## Training loss: does pretrained learn faster? (the paper's Figure 2)", "",
               "For each task and seed, the mean training loss over the whole run (the area under the training-loss "
               "curve divided by its length; every logged step counts) of the pretrained side and of the rand side "
-              "of each pair. The paper's claim holds for a task when the pretrained side's is lower on every seed.",
+              "of each pair. The paper's claim holds for a task when the pretrained side's is lower on every seed. "
+              "*tenths of the run where pretrained is lower*: each paired run cut into ten equal parts of its "
+              "steps, the two sides' mean loss compared part by part (mean over seeds); it says where along the "
+              "run the verdict comes from (a curve can start higher and end lower), and does not change it.",
               "", _md(gaps.assign(**fmt)), ""]
     return L
 
