@@ -269,7 +269,8 @@ def _laptop() -> tuple[list[Task], str]:
     return tasks, ("the bundled all-MiniLM-L6-v2 (6 layers, hidden 384) on a 2-core CPU: fewer tasks, each trained "
                    f"for whole epochs at learning rate {LAPTOP_LR:g} (the lr-grid study), full-length inputs, "
                    f"validation on a {LAPTOP_VAL}-example sample about eight times a run, the full test set at the end; "
-                   "core claims first, about eight hours of an idle machine in all, in several sittings")
+                   "core claims first, in several sittings of two cells side by side (the report gives each task's "
+                   "estimate and its measured time)")
 
 
 def _quick() -> tuple[list[Task], str]:
