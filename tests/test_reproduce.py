@@ -276,11 +276,13 @@ def test_gpu_hours_pack_cells_longest_first(capsys):
     assert f"on 1 GPU(s): ~{one:.1f} h" in out and f"on 8 GPU(s): ~{eight:.1f} h" in out and "assumed" in out
 
 
-def test_laptop_plan_gives_rte_and_h4_their_own_learning_rate_look_after_their_cells():
+def test_laptop_plan_gives_rte_a_learning_rate_look_and_h4_its_own_rate_after_their_cells():
     plan = build_plan("laptop")
     keys = [t.key for t in plan.tasks]
-    h4 = [t for t in plan.tasks if t.study == "lr-look" and t.dataset == "h4"]
-    assert len(h4) == 1 and h4[0].overrides["learning_rate"] == 3e-5 and h4[0].seeds == (0,)
+    # H4: the 1e-4 probe, then three seeds at 3e-5 (its one-seed look separated the two and became seed 0)
+    h4 = [t for t in plan.tasks if t.study == "non-text" and t.dataset == "h4"]
+    assert len(h4) == 1 and h4[0].overrides["learning_rate"] == 3e-5 and h4[0].seeds == (0, 1, 2)
+    assert not [t for t in plan.tasks if t.study == "lr-look" and t.dataset == "h4"]
     probe = next(t for t in plan.tasks if t.key == "signal/h4")
     # the same cells as the probe but for the rate: full length, no attention dropout, pretrained and rand
     assert {k: v for k, v in h4[0].overrides.items() if k != "learning_rate"} == \

@@ -727,7 +727,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
               "the pretrained side stays at the majority class while rand learns (H4's probe, as Splice did at 3e-4), "
               "one seed of each at other rates (the folder name) says whether the task cannot be learned here in "
               "this budget or the rate was wrong for it. The plan's own cells, at its rate, are in the tables above; "
-              "these do not replace them.", ""] + _side_study(root / "lr-look") + [""]
+              "these do not replace them. H4's look at 3e-5 separated the two and became seed 0 of H4's "
+              "three-seed task at that rate (the non-text table); the 1e-4 probe is under *Time to signal*.", ""] + _side_study(root / "lr-look") + [""]
     sides = [(name, why) for name, why in SIDE_STUDIES.items() if (root / name).exists()]
     if sides:
         L += ["## Cells set aside by a change of plan", "",
