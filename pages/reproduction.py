@@ -8,7 +8,8 @@ from disc_core import plots
 from disc_core.study.compare import to_markdown
 from disc_core.runs.store import runs_root
 from disc_core.study.reproduce import PROFILES, STUDIES
-from disc_core.study.report import PAPER_GAP, PAPER_GAP_NOTE, published_info, study_tables
+from disc_core.study.report import (LOSS_GAP_NOTE, LOSS_GAP_TITLE, PAPER_GAP, PAPER_GAP_NOTE, published_info,
+                                    study_tables, training_loss_table)
 from ui.common import require_app, show_error
 
 require_app()
@@ -60,6 +61,9 @@ st.markdown("**Significance rule.** Each of the paper's orderings (`pretrained >
 sections = [(study, STUDIES.get(study, (study, ""))) for study in tables if study != "pretrain-steps"]
 contents = [f"- [{title} (the paper's {where})](#study-{study})" if where else f"- [{title}](#study-{study})"
             for study, (title, where) in sections]
+losses = training_loss_table(root)
+if len(losses):
+    contents.append(f"- [{LOSS_GAP_TITLE}](#training-loss)")
 if tables.get("pretrain-steps", {}).get("results"):
     contents.append("- [Score against pre-training steps (the paper's Figure 3)](#study-pretrain-steps)")
 with st.container(border=True):
@@ -75,6 +79,10 @@ for study, t in tables.items():
         st.dataframe(t["orderings"], hide_index=True, width="stretch")
         if PAPER_GAP in t["orderings"]:
             st.caption(PAPER_GAP_NOTE)
+if len(losses):
+    st.subheader(LOSS_GAP_TITLE, anchor="training-loss")
+    st.caption(LOSS_GAP_NOTE)
+    st.dataframe(losses, hide_index=True, width="stretch")
 steps = tables.get("pretrain-steps", {}).get("results")
 if steps:
     pts = [{**r, "model": f"step_{r['pretrain_step']}"} for r in steps]

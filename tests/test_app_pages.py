@@ -419,6 +419,9 @@ def test_reproduction_page_empty_then_shows_the_study_tables(tiny_model, tmp_pat
     row = o[(o["dataset"] == "splice") & (o["paper's claim"] == "pretrained > rand")].iloc[0]
     assert row["paper's diff"] == "+0.0250" and row["ours against the paper's diff"]
     assert any("*cannot tell*" in c.value for c in at.caption)
+    # and the training-loss comparison (the paper's Figure 2), which the published file carries without curves
+    losses = next(d.value for d in at.dataframe if "seeds where pretrained is lower" in d.value.columns)
+    assert {"text", "non-text"} <= set(losses["study"]) and set(losses["verdict"]) >= {"below on every seed"}
     at.radio(key="repro-source").set_value("My run folders").run()
     at.text_input(key="repro-root").set_value(str(tmp_path / "none")).run()
     assert not at.exception

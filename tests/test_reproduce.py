@@ -188,6 +188,13 @@ def test_results_file_round_trip_and_bad_file(quick, tmp_path):
     for study in tables:
         pd.testing.assert_frame_equal(again[study]["summary"], tables[study]["summary"])
     assert (base / "docs" / "REPORT.json").is_file()  # written by the CLI beside its report
+    # the training-loss comparison travels with it (the curves do not): the same table from either source
+    from disc_core.study.report import training_loss_table
+
+    losses = training_loss_table(base / "runs")
+    assert len(losses) and "seeds where pretrained is lower" in losses
+    pd.testing.assert_frame_equal(training_loss_table(base / "docs" / "REPORT.json"), losses)
+    assert training_loss_table(tmp_path / "missing.json").empty
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "something else"}')
     with pytest.raises(DataError, match="bad.json.*not a reproduction results file"):

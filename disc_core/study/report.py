@@ -28,7 +28,8 @@ from ..engine.experiment import read_metrics
 from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
 
 __all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
-           "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict",
+           "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict", "training_loss_table",
+           "LOSS_GAP_TITLE", "LOSS_GAP_NOTE",
            "ordering_table", "loss_curve_figure", "pretrain_steps_figure",
            "pretrain_step_results", "hardware", "verdict"]
 
@@ -226,15 +227,19 @@ _EXPORT_KEYS = ("dataset", "variant", "label", "seed", "metric", "score", "test"
 RESULTS_FORMAT = "disc_core.reproduction-results/1"
 
 
-def export_results(tables: dict, path: str | Path, profile: str, model: str) -> Path:
+def export_results(tables: dict, path: str | Path, profile: str, model: str,
+                   training_loss: pd.DataFrame | None = None) -> Path:
     """Write every finished cell's numbers (not its curves) to a small JSON file: the published report's
-    data, which the dashboard's Reproduction page shows when the run folders are not on this machine."""
+    data, which the dashboard's Reproduction page shows when the run folders are not on this machine.
+    ``training_loss`` (:func:`~disc_core.study.evidence.loss_gap_table`, computed from the curves) goes
+    with it, so the page can show Figure 2's verdicts without them."""
     data = {"format": RESULTS_FORMAT, "profile": profile, "model": model,
             "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "studies": {study: [{k: r[k] for k in _EXPORT_KEYS if k in r} for r in t["results"]]
                         for study, t in tables.items()},
             "checkpoints": [{k: c.get(k) for k in ("step", "mlm_loss")}
-                            for c in tables.get("pretrain-steps", {}).get("checkpoints", [])]}
+                            for c in tables.get("pretrain-steps", {}).get("checkpoints", [])],
+            "training_loss": [] if training_loss is None else training_loss.to_dict("records")}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -250,6 +255,33 @@ def published_info(path: str | Path) -> dict:
         return {k: data.get(k) for k in ("profile", "model", "generated")}
     except (OSError, ValueError):
         return {}
+
+
+def training_loss_table(source: str | Path) -> pd.DataFrame:
+    """The training-loss comparison (the paper's Figure 2) of a run folder root (computed from its curves)
+    or of a results file written by :func:`export_results` (as published); empty when there is none."""
+    from . import evidence
+
+    source = Path(source)
+    if source.is_dir():
+        return evidence.loss_gap_table(source)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return pd.DataFrame()
+    rows = data.get("training_loss") if isinstance(data, dict) else None
+    return pd.DataFrame(rows if isinstance(rows, list) else [])
+
+
+#: the training-loss section's title and how it measures "pretrained learns faster" (report and page)
+LOSS_GAP_TITLE = "Training loss: does pretrained learn faster? (the paper's Figure 2)"
+LOSS_GAP_NOTE = ("For each task and seed, the mean training loss over the whole run (the area under the training-"
+                 "loss curve divided by its length; every logged step counts) of the pretrained side and of the "
+                 "rand side of each pair. The paper's claim holds for a task when the pretrained side's is lower on "
+                 "every seed. *tenths of the run where pretrained is lower*: each paired run cut into ten equal "
+                 "parts of its steps, the two sides' mean loss compared part by part (mean over seeds); it says "
+                 "where along the run the verdict comes from (a curve can start higher and end lower), and does "
+                 "not change it.")
 
 
 def load_results(path: str | Path) -> dict[str, dict]:
@@ -592,6 +624,7 @@ def _segment_tests(orderings: pd.DataFrame, rs: list[dict], ds: str) -> list[str
 def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: str | Path,
                  commands: list[str] | None = None, discussion: str | None = None) -> Path:
     """Write the Markdown report of ``plan``'s finished runs under ``root`` and its figures."""
+    from . import evidence
     from .reproduce import STUDIES, estimate_seconds
 
     root, report_path, figures_dir = Path(root), Path(report_path), Path(figures_dir)
@@ -742,7 +775,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += ["", "## Discussion: where and why this differs from the paper", ""]
     L += [discussion or _DEFAULT_DISCUSSION, ""]
     report_path.write_text("\n".join(L), encoding="utf-8")
-    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model)
+    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model,
+                   training_loss=evidence.loss_gap_table(root))
     return report_path
 
 
@@ -893,13 +927,7 @@ def _evidence_sections(plan, root: Path, figures_dir: Path, rel: str) -> list[st
     if not gaps.empty:
         fmt = {c: gaps[c].map(lambda v: f"{v:.1f} of 10" if c.startswith("tenths") else f"{v:.4f}")
                for c in gaps.columns if gaps[c].dtype.kind == "f"}
-        L += ["## Training loss: does pretrained learn faster? (the paper's Figure 2)", "",
-              "For each task and seed, the mean training loss over the whole run (the area under the training-loss "
-              "curve divided by its length; every logged step counts) of the pretrained side and of the rand side "
-              "of each pair. The paper's claim holds for a task when the pretrained side's is lower on every seed. "
-              "*tenths of the run where pretrained is lower*: each paired run cut into ten equal parts of its "
-              "steps, the two sides' mean loss compared part by part (mean over seeds); it says where along the "
-              "run the verdict comes from (a curve can start higher and end lower), and does not change it.",
+        L += [f"## {LOSS_GAP_TITLE}", "", LOSS_GAP_NOTE,
               "", _md(gaps.assign(**fmt)), ""]
     return L
 
