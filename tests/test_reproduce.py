@@ -175,6 +175,20 @@ def test_paper_gap_verdict_says_when_our_seeds_cannot_tell():
     assert paper_gap_verdict(None, 0.06) == "" and paper_gap_verdict(t, None) == ""
 
 
+def test_findings_headline_counts_only_the_settings_it_could_test():
+    from disc_core.study.report import _findings, tables_from_results
+
+    def cell(ds, label, seed, score):
+        return {"dataset": ds, "label": label, "variant": label, "seed": seed, "score": score, "metric": "accuracy",
+                "test": {"accuracy": score, "n": 300}}
+
+    res = ([cell("a", "pretrained", s, 0.9 + s / 100) for s in range(3)] + [cell("a", "rand", s, 0.6) for s in range(3)]
+           + [cell("b", "pretrained", 0, 0.9), cell("b", "rand", 0, 0.5)])  # b: one seed so far
+    head = _findings(tables_from_results({"non-text": res}))[0]
+    assert "holds on 1 of 1 task settings tested: non-text/a (pretrained)" in head
+    assert "not testable yet, fewer than 2 paired seeds: non-text/b" in head
+
+
 def test_results_file_round_trip_and_bad_file(quick, tmp_path):
     """The JSON written beside the report gives the same tables as the run folders (the dashboard reads it)."""
     from disc_core.errors import DataError

@@ -502,10 +502,14 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
         claims = {f"{a} > {b}" for a, b in pairs}
         rows = [(study, r) for study in ("non-text", "text", "text-1pct") if study in tables
                 for _, r in tables[study]["orderings"].iterrows() if r[CLAIM] in claims]
+        untestable = [f"{s}/{r['dataset']}" for s, r in rows if r["verdict"].startswith("n/a")]
+        rows = [(s, r) for s, r in rows if not r["verdict"].startswith("n/a")]
         if rows:
             held = [f"{s}/{r['dataset']} ({r[CLAIM].split(' > ')[0]})" for s, r in rows if r["verdict"] == "holds"]
             out.append(f"**{name}** (95% interval of the paired difference above 0): holds on {len(held)} of "
-                       f"{len(rows)} task settings tested" + (": " + ", ".join(held) if held else "") + ".")
+                       f"{len(rows)} task settings tested" + (": " + ", ".join(held) if held else "")
+                       + (f" (not testable yet, fewer than 2 paired seeds: {', '.join(untestable)})" if untestable
+                          else "") + ".")
     for study in ("non-text", "text", "text-1pct"):
         if study not in tables:
             continue
