@@ -25,7 +25,7 @@ import pandas as pd
 from .compare import (PAPER_COLUMN, cell_dir, cell_state, collect_results, paired_test, paper_text, summarize,
                       train_time_text)
 from ..engine.experiment import read_metrics
-from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS
+from .paper import CITATION, PAPER_ORDERINGS, PAPER_TASKS, paper_cell
 
 __all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
            "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict", "training_loss_table",
@@ -138,8 +138,6 @@ def _paper_gap(ds: str, a: str, b: str, setting: str | None) -> float | None:
     """The paper's ``a`` minus its ``b`` on our 0-1 scale, or None where it prints no number for either."""
     if setting is None:
         return None
-    from .paper import paper_cell
-
     ca, cb = paper_cell(ds, a, setting), paper_cell(ds, b, setting)
     if not (ca.reported and cb.reported):
         return None
@@ -585,8 +583,8 @@ def _findings(tables: dict, root: Path | None = None) -> list[str]:
                 kinds.setdefault(r[PAPER_GAP_VERDICT].split(" (")[0], []).append(
                     f"{r['dataset']} {r[CLAIM]} ({r['mean diff']} against {r[PAPER_GAP]})")
             out.append(f"{study}: against the paper's own difference for each pair it prints (its two numbers ÷ 100; "
-                       f"{len(o)} pair{'s' if len(o) != 1 else ''}): " + "; ".join(f"{k} on {len(v)}: {', '.join(v)}" for k, v in kinds.items())
-                       + ".")
+                       f"{len(o)} pair{'s' if len(o) != 1 else ''}): "
+                       + "; ".join(f"{k} on {len(v)}: {', '.join(v)}" for k, v in kinds.items()) + ".")
     if "pretrain-steps" in tables:
         s = tables["pretrain-steps"]["summary"].sort_values("step")
         for ds, g in s.groupby("dataset"):
@@ -716,7 +714,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
                   "here on the same split) show the paper's discipline-specific model instead (its 'specific' row: "
                   "Hilbert-CNN on DNA, PLUS-TFM on protein, numbers it copies from other papers; none for music). "
                   "*train time*: the mean over seeds of the training loop's (or the fit's) seconds.")
-    L += _evidence_sections(plan, root, figures_dir, rel)
+    gaps = evidence.loss_gap_table(root)  # every run's curve read once: the section below and the export
+    L += _evidence_sections(plan, root, figures_dir, rel, gaps)
     for study in ("non-text", "text", "text-1pct", "signal"):
         if study == "signal" and study not in tables and not any(t.study == study for t in plan.tasks):
             continue  # a plan without one-seed probes
@@ -765,7 +764,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
               "one seed of each at other rates (the folder name) says whether the task cannot be learned here in "
               "this budget or the rate was wrong for it. The plan's own cells, at its rate, are in the tables above; "
               "these do not replace them. H4's look at 3e-5 separated the two and became seed 0 of H4's "
-              "three-seed task at that rate (the non-text table); the 1e-4 probe is under *Time to signal*.", ""] + _side_study(root / "lr-look") + [""]
+              "three-seed task at that rate (the non-text table); the 1e-4 probe is under *Time to signal*.", ""]
+        L += _side_study(root / "lr-look") + [""]
     sides = [(name, why) for name, why in SIDE_STUDIES.items() if (root / name).exists()]
     if sides:
         L += ["## Cells set aside by a change of plan", "",
@@ -779,8 +779,7 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += ["", "## Discussion: where and why this differs from the paper", ""]
     L += [discussion or _DEFAULT_DISCUSSION, ""]
     report_path.write_text("\n".join(L), encoding="utf-8")
-    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model,
-                   training_loss=evidence.loss_gap_table(root))
+    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model, training_loss=gaps)
     return report_path
 
 
@@ -877,7 +876,7 @@ def _side_study(side: Path) -> list[str]:
     return [_md(pd.DataFrame(rows))] if rows else ["(no cells)"]
 
 
-def _evidence_sections(plan, root: Path, figures_dir: Path, rel: str) -> list[str]:
+def _evidence_sections(plan, root: Path, figures_dir: Path, rel: str, gaps: pd.DataFrame) -> list[str]:
     """The learning-rate grid, the time-to-signal figure and the training-loss comparison (:mod:`.evidence`)."""
     from . import evidence
 
@@ -927,7 +926,6 @@ def _evidence_sections(plan, root: Path, figures_dir: Path, rel: str) -> list[st
               "question asked of the metric instead of the loss, and it is what sized the plan: a task whose "
               "curves have not separated within its budget says nothing about transfer.", "",
               f"![validation metric against training tokens]({rel}/{name})", "", _md(pd.DataFrame(rows)), ""]
-    gaps = evidence.loss_gap_table(root)
     if not gaps.empty:
         fmt = {c: gaps[c].map(lambda v: f"{v:.1f} of 10" if c.startswith("tenths") else f"{v:.4f}")
                for c in gaps.columns if gaps[c].dtype.kind == "f"}
