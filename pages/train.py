@@ -5,7 +5,7 @@ import secrets
 
 import streamlit as st
 
-from disc_core.engine.config import VARIANTS, RunConfig
+from disc_core.engine.config import VARIANTS, RunConfig, comparison_labels
 from disc_core.engine.mapping import MAPPINGS
 from disc_core.runs.runner import plan_signature
 from disc_core.study.compare import comparison_configs
@@ -26,8 +26,7 @@ with c2:
     ref = model_picker("train")
 
 is_text = info.discipline == "text"
-options = list(VARIANTS) + ([f"{v}+{s}" for v in ("pretrained", "rand", "re-emb") for s in ("shift", "random-shift")]
-                            if is_text else [])
+options = comparison_labels(is_text)
 defaults = ["pretrained+shift", "rand+shift"] if is_text else ["pretrained", "rand", "re-emb"]
 c1, c2 = st.columns([3, 1])
 variants = c1.multiselect("Variants", options, default=defaults, key="train-variants",

@@ -65,3 +65,13 @@ def test_regression_head_has_one_output():
 def test_unknown_variant_is_explained():
     with pytest.raises(ConfigError, match="choose from pretrained, rand, re-emb, unused"):
         build_model(None, "scratch", num_labels=2, task="classification")
+
+
+def test_comparison_labels_are_the_cells_parse_variant_accepts():
+    from disc_core.engine.config import VARIANTS, comparison_labels, parse_variant
+
+    assert comparison_labels(False) == list(VARIANTS)
+    text = comparison_labels(True)
+    assert {"pretrained+shift", "rand+shift", "re-emb+random-shift", "rand+random-shift"} <= set(text)
+    assert not [x for x in text if x.startswith("unused+")] and "pretrained+none" not in text
+    assert all(parse_variant(x)[0] in VARIANTS for x in text)

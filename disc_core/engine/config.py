@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .models import DEFAULT_MODEL
 
-__all__ = ["RunConfig", "VARIANTS", "BASELINES", "TEXT_SHIFTS", "parse_variant"]
+__all__ = ["RunConfig", "VARIANTS", "BASELINES", "TEXT_SHIFTS", "parse_variant", "comparison_labels"]
 
 #: Initialisation variants (the paper's Section 3): what is loaded before fine-tuning.
 VARIANTS = {
@@ -46,6 +46,13 @@ def parse_variant(spec: str) -> tuple[str, str | None]:
     if shift and shift not in TEXT_SHIFTS:
         raise ConfigError(f"unknown text shift {shift!r} in {spec!r}; choose from {', '.join(TEXT_SHIFTS)}")
     return base, (shift or None)
+
+
+def comparison_labels(text: bool) -> list[str]:
+    """The cells a comparison can hold (what :func:`parse_variant` accepts and a page offers): every variant,
+    and on a text dataset the BERT variants under each token shift (``unused`` maps non-text symbols only)."""
+    shifted = [f"{v}+{s}" for v in ("pretrained", "rand", "re-emb") for s in TEXT_SHIFTS if s != "none"]
+    return list(VARIANTS) + (shifted if text else [])
 
 
 @dataclass
