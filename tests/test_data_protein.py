@@ -1,6 +1,7 @@
 """Protein loaders: DeepLoc FASTA, TAPE JSON regression, modlAMP peptide sets; truncation and bad input."""
 
 import json
+import os
 
 import pytest
 
@@ -168,7 +169,8 @@ def test_registered_stability_reads_tape_json_as_regression(tmp_path, monkeypatc
     monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path))
     assert get_info("stability").available()[0]
     ok, why = get_info("fluorescence").available()
-    assert not ok and "no public copy" in why and "protein_tape/fluorescence/fluorescence_train.json" in why
+    assert not ok and "protein_gfp_fluorescence/tape_fluorescence_valid.csv" in why
+    assert "protein_tape/fluorescence/fluorescence_train.json" in why
     ds = load_dataset("stability")
     assert (ds.task, ds.metric, ds.num_labels) == ("regression", "spearman", 1)
     assert ds.sizes() == {"train": 10, "validation": 2, "test": 3}
@@ -194,6 +196,58 @@ def test_tape_missing_key_and_not_a_list(tmp_path):
     p.write_text(json.dumps({"primary": PEP}))
     with pytest.raises(DataError, match="expected a JSON list"):
         read_tape(p, p, p, key="stability_score")
+
+
+# ------------------------------------------------------------------------------------------ shared TAPE CSVs
+def test_stability_csvs_and_their_bad_rows(tmp_path, monkeypatch):
+    d = tmp_path / "protein_tape_stability"
+    d.mkdir()
+    for split, n in (("train", 6), ("valid", 2), ("test", 3)):
+        (d / f"{split}.csv").write_text("seq,label\n" + "".join(f"{PEP[:10 + i]},{0.5 * i}\n" for i in range(n)))
+    monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path))
+    ds = load_dataset("stability")
+    assert (ds.task, ds.metric) == ("regression", "spearman")
+    assert ds.sizes() == {"train": 6, "validation": 2, "test": 3}
+    assert [r.label for r in ds.split("test")] == [0.0, 0.5, 1.0]
+    (d / "valid.csv").write_text("seq,label\nKKLL,0.1\nKKLL,high\n")
+    with pytest.raises(DataError, match=r"valid\.csv, line 3: label 'high' is not a number"):
+        load_dataset("stability")
+    (d / "valid.csv").write_text("sequence,score\nKKLL,0.1\n")
+    with pytest.raises(DataError, match=r"valid\.csv, line 1: header .* is not 'seq,label'"):
+        load_dataset("stability")
+
+
+def test_fluorescence_rebuilds_tape_splits_from_genotypes(tmp_path):
+    from disc_core.data.protein import GFP_WILD_TYPE, read_fluorescence
+
+    wt = GFP_WILD_TYPE
+    g = tmp_path / "geno.csv"
+    # positions count from Met = 0: S1 is index 0 of the wild type without Met, K2 index 1
+    g.write_text("aa_genotype_native,n_replicates,log_brightness,replicates_stdev,aa_genotype_pseudo\n"
+                 "wt,10,3.7,0.1,wt\nS1A,1,3.5,,x\nS1A:K2R,1,3.1,,x\nS1A:K2R:G3*,1,1.3,,x\n"
+                 "S1A:K2R:G3A:E4D,1,1.2,,x\n")
+    v = tmp_path / "valid.csv"
+    v.write_text(f"seq,label\n{'A' + wt[1:]},3.5\n")
+    ds = read_fluorescence(g, v, check_sizes=False)
+    assert ds.sizes() == {"train": 3, "validation": 1, "test": 1}
+    train = {"".join(r.symbols): r.label for r in ds.split("train")}
+    assert train[wt] == 3.7 and train["AR" + wt[2:]] == 3.1
+    stop = "AR" + wt[3:]  # G3* deleted
+    assert train[stop] == 1.3 and len(stop) == 236
+    assert "".join(ds.split("test")[0].symbols) == "ARAD" + wt[4:]
+    with pytest.raises(DataError, match=r"rebuilt splits have 3 / 1 / 1 proteins, not TAPE's 21,446"):
+        read_fluorescence(g, v)
+    g.write_text(g.read_text() + "Q1A,1,2.0,,x\n")
+    with pytest.raises(DataError, match=r"geno\.csv, line 7: substitution 'Q1A' does not fit the GFP wild type"):
+        read_fluorescence(g, v, check_sizes=False)
+
+
+@pytest.mark.skipif(not os.environ.get("DISC_DATA_DIR"), reason="needs DISC_DATA_DIR (the shared real data)")
+def test_real_stability_and_fluorescence_have_tape_sizes():
+    if not get_info("fluorescence").available()[0]:
+        pytest.skip("the shared data here has no fluorescence files")
+    assert load_dataset("stability").sizes() == {"train": 53614, "validation": 2512, "test": 12851}
+    assert load_dataset("fluorescence").sizes() == {"train": 21446, "validation": 5362, "test": 27217}
 
 
 # ------------------------------------------------------------------------------------------ modlAMP (built in)

@@ -80,7 +80,7 @@ def test_plans_fit_their_budgets():
              for p in PROFILES if p != "gpu"}
     # (the plan grew with what it measured: MAESTRO at 3 epochs, three DeepLoc seeds, H4's learning-rate look;
     # the report prints the measured minutes beside each task's estimate)
-    assert hours["quick"] < 0.2 and 2 < hours["laptop"] < 16
+    assert hours["quick"] < 0.2 and 2 < hours["laptop"] < 60
     fp32 = sum(estimate_seconds(t, "all-MiniLM-L6-v2", cpu_bf16=False) for t in build_plan("laptop").tasks) / 3600
     assert fp32 > 1.25 * hours["laptop"]  # bf16 in training mode: 1.3x (502 tokens) to 1.4x (62) a step
     # without attention dropout a 502-token step is ~4x cheaper; at 62 tokens it changes nothing

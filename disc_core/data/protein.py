@@ -253,27 +253,145 @@ def _tape_files(task: str) -> tuple[str, ...]:
     return tuple(f"protein_tape/{task}/{task}_{s}.json" for s in ("train", "valid", "test"))
 
 
+def _read_seq_label_csv(path: Path, cut: "_Truncator", split: str) -> list[Record]:
+    """A ``seq,label`` CSV (a float label per protein) as regression records of ``split``."""
+    lines = read_text(path, "CSV file").splitlines()
+    if not lines or [h.strip() for h in lines[0].split(",")][:2] != ["seq", "label"]:
+        raise DataError(f"header {lines[0][:60] if lines else ''!r} is not 'seq,label'", path=path, line=1,
+                        hint="the shared TAPE CSVs start with the header 'seq,label'")
+    out = []
+    for ln, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        seq, _, value = line.partition(",")
+        try:
+            y = float(value)
+        except ValueError:
+            raise DataError(f"label {value!r} is not a number", path=path, line=ln) from None
+        if math.isnan(y):
+            raise DataError("label is NaN", path=path, line=ln, hint="fill in or drop that row")
+        out.append(Record(label=y, split=split, symbols=cut(_check_protein(seq, path, f"line {ln}"))))
+    if not out:
+        raise DataError("no rows", path=path)
+    return out
+
+
+#: The shared copy of TAPE's stability splits (``seq,label`` CSVs; MANIFEST section 6).
+STABILITY_CSVS = ("protein_tape_stability/train.csv", "protein_tape_stability/valid.csv",
+                  "protein_tape_stability/test.csv")
+
+
+def read_stability_csvs(train: str | Path, validation: str | Path, test: str | Path, name: str = "stability"):
+    """TAPE stability from its three ``seq,label`` CSVs (train / valid / test as published); Spearman."""
+    cut = _Truncator()
+    records = []
+    for p, split in ((train, "train"), (validation, "validation"), (test, "test")):
+        records += _read_seq_label_csv(Path(p), cut, split)
+    return make_dataset(name, "protein", "regression", "spearman", records, source=str(Path(train).parent),
+                        path=train, notes=["TAPE stability train / valid / test CSVs used as given"] + cut.note())
+
+
+#: GFP without its initial Met (237 residues): the sequence every Sarkisyan genotype is written against.
+GFP_WILD_TYPE = ("SKGEELFTGVVPILVELDGDVNGHKFSVSGEGEGDATYGKLTLKFICTTGKLPVPWPTLVTTLSYGVQCFSRYPDHMKQHDFFKSAMPEGYVQER"
+                 "TIFFKDDGNYKTRAEVKFEGDTLVNRIELKGIDFKEDGNILGHKLEYNYNSHNVYIMADKQKNGIKVNFKIRHNIEDGSVQLADHYQQNTPIGDGPV"
+                 "LLPDNHYLSTQSALSKDPNEKRDHMVLLEFVTAAGITHGMDELYK")
+FLUORESCENCE_FILES = ("protein_gfp_fluorescence/avGFP__rf_aminoacid_genotypes_to_brightness.csv",
+                      "protein_gfp_fluorescence/tape_fluorescence_valid.csv")
+#: TAPE's fluorescence split sizes (train, valid, test); the rebuild is checked against them.
+TAPE_FLUORESCENCE_SIZES = (21446, 5362, 27217)
+
+
+def _genotype_sequence(genotype: str, path: Path, ln: int) -> tuple[str, int]:
+    """The protein of one Sarkisyan genotype (``wt`` or ``A109D:K3R``; positions from Met = 0) and its number
+    of substitutions; a stop ``*`` is put in place and then deleted, as TAPE's files have it."""
+    if genotype == "wt":
+        return GFP_WILD_TYPE, 0
+    seq = list(GFP_WILD_TYPE)
+    subs = genotype.split(":")
+    for sub in subs:
+        wt, pos, new = sub[:1], sub[1:-1], sub[-1:]
+        if not pos.isdigit() or not 1 <= int(pos) <= len(seq) or GFP_WILD_TYPE[int(pos) - 1] != wt:
+            raise DataError(f"substitution {sub!r} does not fit the GFP wild type", path=path, line=ln,
+                            hint="aa_genotype_native lists substitutions like A109D, counted from Met = 0")
+        seq[int(pos) - 1] = new
+    return "".join(seq).replace("*", ""), len(subs)
+
+
+def read_fluorescence(genotypes: str | Path, valid: str | Path, name: str = "fluorescence", check_sizes=True):
+    """TAPE's GFP fluorescence task rebuilt from the Sarkisyan 2016 genotype table and TAPE's validation CSV.
+
+    The rule (``MANIFEST.md`` section 7): genotypes with at most 3 substitutions are TAPE's train + valid, those
+    with 4 or more its test; train is the first set less the validation sequences. Labels are the table's
+    median log10 brightness. With ``check_sizes`` the three splits must be TAPE's 21,446 / 5,362 / 27,217.
+    """
+    genotypes, valid = Path(genotypes), Path(valid)
+    cut = _Truncator()
+    val = _read_seq_label_csv(valid, cut, "validation")
+    val_seqs = {"".join(r.symbols) for r in val}
+    lines = read_text(genotypes, "CSV file").splitlines()
+    head = [h.strip() for h in lines[0].split(",")] if lines else []
+    if "aa_genotype_native" not in head or "log_brightness" not in head:
+        raise DataError("the header lacks aa_genotype_native or log_brightness", path=genotypes, line=1,
+                        hint="use the Sarkisyan genotype table named in MANIFEST.md section 7")
+    gi, yi = head.index("aa_genotype_native"), head.index("log_brightness")
+    train, test = [], []
+    for ln, row in enumerate(csv.reader(lines[1:]), 2):
+        if not row:
+            continue
+        seq, n_subs = _genotype_sequence(row[gi].strip(), genotypes, ln)
+        try:
+            y = float(row[yi])
+        except (ValueError, IndexError):
+            raise DataError(f"log_brightness {row[yi] if len(row) > yi else ''!r} is not a number",
+                            path=genotypes, line=ln) from None
+        if n_subs >= 4:
+            test.append(Record(label=y, split="test", symbols=cut(_check_protein(seq, genotypes, f"line {ln}"))))
+        elif seq not in val_seqs:
+            train.append(Record(label=y, split="train", symbols=cut(_check_protein(seq, genotypes, f"line {ln}"))))
+    sizes = (len(train), len(val), len(test))
+    if check_sizes and sizes != TAPE_FLUORESCENCE_SIZES:
+        raise DataError(f"the rebuilt splits have {sizes[0]:,} / {sizes[1]:,} / {sizes[2]:,} proteins, not TAPE's "
+                        "21,446 / 5,362 / 27,217", path=genotypes,
+                        hint="use the exact files named in MANIFEST.md section 7 (sha256 there)")
+    return make_dataset(name, "protein", "regression", "spearman", train + val + test, source=str(genotypes.parent),
+                        path=genotypes,
+                        notes=["TAPE's splits rebuilt from the Sarkisyan 2016 genotype table: <= 3 substitutions "
+                               "are train + valid (valid = TAPE's file), >= 4 are test; sizes checked against "
+                               "TAPE's 21,446 / 5,362 / 27,217"] + cut.note())
+
+
 def _tape_loader(task: str, key: str):
+    shared = {"stability": STABILITY_CSVS, "fluorescence": FLUORESCENCE_FILES}[task]
+
     def load(progress=None, **kw):
-        found = find_file_set([_tape_files(task)])
+        found = find_file_set([shared, _tape_files(task)])
         if found is None:
             raise DataError(f"TAPE {task} files not found", path=", ".join(map(str, data_dirs())),
-                            hint=f"put {', '.join(_tape_files(task))} under DISC_DATA_DIR")
-        return read_tape(*(found[0] / f for f in _tape_files(task)), key=key, name=task)
+                            hint=f"put {', '.join(shared)} (or TAPE's {', '.join(_tape_files(task))}) under "
+                                 "DISC_DATA_DIR")
+        d, k = found
+        if k == 1:
+            return read_tape(*(d / f for f in _tape_files(task)), key=key, name=task)
+        if task == "stability":
+            return read_stability_csvs(*(d / f for f in shared), name=task)
+        return read_fluorescence(*(d / f for f in shared), name=task)
 
     return load
 
 
-for _task, _key, _title, _who in (("stability", "stability_score", "Protein stability (TAPE)", "Rocklin et al. 2017"),
-                                   ("fluorescence", "log_fluorescence", "GFP fluorescence (TAPE)",
-                                    "Sarkisyan et al. 2016")):
+for _task, _key, _title, _who, _shared, _how in (
+        ("stability", "stability_score", "Protein stability (TAPE)", "Rocklin et al. 2017", STABILITY_CSVS,
+         "TAPE's train / valid / test CSVs as published"),
+        ("fluorescence", "log_fluorescence", "GFP fluorescence (TAPE)", "Sarkisyan et al. 2016", FLUORESCENCE_FILES,
+         "TAPE's splits rebuilt from the Sarkisyan genotype table and TAPE's validation file (sizes checked)")):
     register(AnyFilesInfo(
         name=_task, title=_title, discipline="protein", task="regression", metric="spearman", origin="paper",
-        loader=_tape_loader(_task, _key), files=_tape_files(_task), paper_key=_task.capitalize(),
-        how_to_get=f"no public copy was found: put {', '.join(_tape_files(_task))} under a folder and set "
-                   f"DISC_DATA_DIR to it",
-        description=f"TAPE {_task} ({_who}): JSON records with 'primary' and '{_key}'; train/valid/test as "
-                    f"published; metric Spearman. No public copy was found for this project: supply the files."))
+        loader=_tape_loader(_task, _key), files=_shared, alternatives=(_shared, _tape_files(_task)),
+        paper_key=_task.capitalize(),
+        how_to_get=f"put {', '.join(_shared)} (MANIFEST.md of the shared data) or TAPE's "
+                   f"{', '.join(_tape_files(_task))} under a folder and set DISC_DATA_DIR to it",
+        description=f"TAPE {_task} ({_who}): {_how}; regression, metric Spearman's rho as in the paper. Also "
+                    f"reads TAPE's JSON files ('primary', '{_key}')."))
 
 
 # --------------------------------------------------------------------------------------------

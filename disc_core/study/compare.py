@@ -126,7 +126,12 @@ def run_comparison(configs: list[RunConfig], root: str | Path, listeners_for=Non
             if log:
                 log(f"  {cfg.dataset} {cfg.label} seed {cfg.seed}: {why}; the old run moved to {dest}")
         listeners = listeners_for(cfg) if listeners_for else ()
-        results.append(run_experiment(cfg, d, listeners=listeners, dataset=dataset or loaded.get(cfg.dataset)))
+        # a cell stopped part-way with a resumable checkpoint (checkpoint_steps) goes on from it
+        resume = state == "missing" and (d / "checkpoint" / "trainer_state.pt").exists()
+        if resume and log:
+            log(f"  {cfg.dataset} {cfg.label} seed {cfg.seed}: continues from its checkpoint")
+        results.append(run_experiment(cfg, d, listeners=listeners, dataset=dataset or loaded.get(cfg.dataset),
+                                      resume=resume))
     if reused and log:
         log(f"reused {reused} of {len(configs)} cells: finished runs of the same config on the same data under {root}")
     return results
