@@ -14,7 +14,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "disc_core"
 
 #: Layer of each top-level part of disc_core; a module may import only from its own layer or below.
-LAYERS = {"errors": 0, "plots": 0, "data": 1, "engine": 2, "runs": 3, "study": 4, "cli": 5,
+LAYERS = {"errors": 0, "fileio": 0, "plots": 0, "data": 1, "engine": 2, "runs": 3, "study": 4, "cli": 5,
           "__init__": 6, "__main__": 6}
 
 
@@ -147,3 +147,19 @@ def test_readme_table_paths_exist():
         for mod in (PKG / pkg).glob("*.py"):
             if mod.stem != "__init__":
                 assert f"`{mod.stem}`" in table, f"README's table does not name disc_core/{pkg}/{mod.name}"
+
+
+def test_atomic_write_leaves_old_or_new(tmp_path):
+    from disc_core.fileio import atomic_write_json, atomic_write_text
+
+    p = tmp_path / "sub" / "r.json"
+    atomic_write_json(p, {"a": 1})
+    assert p.read_text() == '{\n  "a": 1\n}'
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError("half-way")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_text(p, Boom())  # fails before anything is written: the old file stays
+    assert p.read_text() == '{\n  "a": 1\n}' and sorted(x.name for x in p.parent.iterdir()) == ["r.json"]
