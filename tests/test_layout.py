@@ -149,17 +149,19 @@ def test_readme_table_paths_exist():
                 assert f"`{mod.stem}`" in table, f"README's table does not name disc_core/{pkg}/{mod.name}"
 
 
-def test_atomic_write_leaves_old_or_new(tmp_path):
-    from disc_core.fileio import atomic_write_json, atomic_write_text
+def test_atomic_write_leaves_old_or_new(tmp_path, monkeypatch):
+    import os
+
+    from disc_core.fileio import atomic_write_json
 
     p = tmp_path / "sub" / "r.json"
     atomic_write_json(p, {"a": 1})
     assert p.read_text() == '{\n  "a": 1\n}'
 
-    class Boom:
-        def __str__(self):
-            raise RuntimeError("half-way")
+    def disk_gone(fd):
+        raise OSError(28, "No space left on device")
 
-    with pytest.raises(RuntimeError):
-        atomic_write_text(p, Boom())  # fails before anything is written: the old file stays
+    monkeypatch.setattr(os, "fsync", disk_gone)  # the crash comes after the bytes, before the rename
+    with pytest.raises(OSError, match="No space"):
+        atomic_write_json(p, {"a": 2})
     assert p.read_text() == '{\n  "a": 1\n}' and sorted(x.name for x in p.parent.iterdir()) == ["r.json"]
