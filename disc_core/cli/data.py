@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError, DiscError
-from .main import print_table, command
+from .base import print_table, command
 
 __all__ = ["print_dataset", "require_dataset"]
 

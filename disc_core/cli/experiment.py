@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 
 from .data import require_dataset
-from .main import add_executor_flags, command, executor_from_args
+from .base import add_executor_flags, command, executor_from_args
 from ..engine.config import RunConfig
 from ..runs.store import runs_root
 

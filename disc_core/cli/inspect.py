@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .main import command, print_table
+from .base import command, print_table
 
 __all__: list[str] = []
 

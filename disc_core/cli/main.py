@@ -1,7 +1,9 @@
 """Command line: ``python -m disc_core COMMAND ...``. Everything the dashboard can do.
 
-Commands register themselves in ``COMMANDS`` (name -> (add_arguments, run)); ``main`` builds the
-argparse tree from it. A :class:`~disc_core.errors.DiscError` is printed as one line (no traceback)
+Commands register themselves in ``COMMANDS`` (name -> (add_arguments, run)) with ``@command``: this
+module's own (``datasets``, ``models``) and those of the modules :func:`build_parser` imports, a plain list
+(``mapping``, ``data``, ``experiment``, ``runs``, ``reproduce``, ``inspect``, ``results``, ``demo``); ``main``
+builds the argparse tree from it. A :class:`~disc_core.errors.DiscError` is printed as one line (no traceback)
 and exits with status 2.
 """
 
@@ -10,59 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable
 
 from ..errors import DiscError
+from .base import COMMANDS, add_executor_flags, command, executor_from_args, print_table
 
 __all__ = ["main", "command", "COMMANDS", "print_table", "add_executor_flags", "executor_from_args"]
-
-COMMANDS: dict[str, tuple[str, Callable, Callable]] = {}
-
-
-def command(name: str, help: str):
-    """Decorator pair: ``@command(name, help)`` on a function ``(parser) -> None`` that adds arguments
-    and returns the runner ``(args) -> int``."""
-
-    def deco(fn):
-        COMMANDS[name] = (help, fn, None)
-        return fn
-
-    return deco
-
-
-def print_table(rows: list[dict], columns: list[str] | None = None) -> None:
-    if not rows:
-        print("(none)")
-        return
-    columns = columns or list(rows[0])
-    widths = {c: max(len(str(c)), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    print("  ".join(str(c).ljust(widths[c]) for c in columns))
-    print("  ".join("-" * widths[c] for c in columns))
-    for r in rows:
-        print("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns))
-
-
-def add_executor_flags(p: argparse.ArgumentParser) -> None:
-    """``--executor local|ray`` and ``--ray-address`` (defaults: ``$DISC_EXECUTOR``, ``$DISC_RAY_ADDRESS``)."""
-    import os
-
-    p.add_argument("--executor", choices=["local", "ray"], default=None,
-                   help="where the runs go: local (processes on this machine) or ray (tasks on a Ray cluster; "
-                        "README: 'Running on a Ray cluster'); default $DISC_EXECUTOR or local")
-    p.add_argument("--ray-address", default=os.environ.get("DISC_RAY_ADDRESS") or "auto",
-                   help="the Ray cluster (default $DISC_RAY_ADDRESS or auto: the cluster this machine belongs to)")
-
-
-def executor_from_args(args):
-    """The executor the flags ask for, or None when neither the flag nor ``$DISC_EXECUTOR`` chose one."""
-    import os
-
-    name = args.executor or os.environ.get("DISC_EXECUTOR")
-    if not name:
-        return None
-    from ..runs.runner import make_executor
-
-    return make_executor(name, address=args.ray_address)
 
 
 # ------------------------------------------------------------------------------------------ datasets
@@ -127,8 +81,9 @@ def _models(p):
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
+    # the modules with commands of their own (kept beside the code they drive); importing one registers them
+    from . import data, demo, experiment, inspect, mapping, reproduce, results, runs  # noqa: F401
 
-    _load_command_modules()
     parser = argparse.ArgumentParser(
         prog="python -m disc_core",
         description="Cross-discipline transfer of pretrained language models (Kao & Lee, 2021).")
@@ -138,19 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.set_defaults(_run=add(sp))
     return parser
-
-
-def _load_command_modules() -> None:
-    """Modules that add commands of their own (kept beside the code they drive)."""
-    import importlib
-
-    for mod in ("disc_core.cli.mapping", "disc_core.cli.data", "disc_core.cli.experiment", "disc_core.cli.runs",
-                "disc_core.cli.reproduce", "disc_core.cli.inspect"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
 
 
 def main(argv: list[str] | None = None) -> int:

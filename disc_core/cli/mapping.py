@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from .main import command
+from .base import command
 from ..errors import ConfigError
-from ..engine.mapping import FREQUENCY_SOURCES, MAPPINGS, PAPER_SHIFT
+from ..fileio import atomic_write_text
+from ..engine.mapping import FREQUENCY_SOURCES, MAPPINGS, PAPER_SHIFT, TABLE_FORMATS
 
 
 @command("mapping", "show how a dataset's symbols (or shifted text tokens) map onto BERT tokens")
@@ -25,7 +25,7 @@ def _mapping(p: argparse.ArgumentParser):
     g.add_argument("--strategy", choices=list(MAPPINGS), default=None,
                    help="; ".join(f"{k}: {fn.__doc__.splitlines()[0]}" for k, fn in MAPPINGS.items())
                         + " (default: frequent)")
-    g.add_argument("--table", metavar="FILE", help="custom strategy: CSV/TSV (symbol,token) or JSON file")
+    g.add_argument("--table", metavar="FILE", help=f"custom strategy: a file of {TABLE_FORMATS}")
     g.add_argument("--seed", type=int, default=0, help="random strategy / random shift seed (default 0)")
     g.add_argument("--corpus", metavar="FILE",
                    help="frequent strategy: count token frequencies over this text file (one text a line)")
@@ -69,12 +69,14 @@ def _mapping(p: argparse.ArgumentParser):
             strategy = args.strategy or ("custom" if args.table else "frequent")
             if args.table and strategy != "custom":
                 raise ConfigError(f"--table is for --strategy custom, not {strategy}")
+            if strategy == "custom" and not args.table:
+                raise ConfigError(f"the custom strategy needs a table -> pass --table FILE ({TABLE_FORMATS})")
             m = build_symbol_mapping(ds.alphabet, tok, strategy, seed=args.seed, table=args.table,
                                      corpus=args.corpus, frequency_source=args.frequency_source,
                                      symbol_counts=ds.symbol_counts("train") or ds.symbol_counts())
         pv = preview(ds, tok, m, n_samples=args.samples, seed=args.seed)
         if args.save:
-            Path(args.save).write_text(json.dumps(m.to_dict(), indent=2) + "\n", encoding="utf-8")
+            atomic_write_text(args.save, json.dumps(m.to_dict(), indent=2) + "\n")
         if args.json:
             print(json.dumps({"mapping": m.to_dict(), "basis": pv.basis,
                               "table": json.loads(pv.table.to_json(orient="records")),

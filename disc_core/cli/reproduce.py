@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .main import add_executor_flags, command
+from .base import add_executor_flags, command
 from ..errors import ConfigError
 
 __all__ = []

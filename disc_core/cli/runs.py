@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 
-from .main import add_executor_flags, command, print_table
+from .base import add_executor_flags, command, print_table
 
 __all__: list[str] = []
 
