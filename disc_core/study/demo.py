@@ -29,7 +29,7 @@ from ..engine.models import DEFAULT_MODEL
 from ..runs.store import ACTIVE, FINISHED, GroupLaunch, RunStore
 
 __all__ = ["Demo", "DEMOS", "demo_configs", "start_demo", "demo_key", "demo_estimate", "available_demos", "current_demo",
-           "JOIN_S", "DEMO_DATASET", "DEMO_VARIANTS", "DEMO_STEPS", "DEMO_LEARNING_RATE", "DEMO_NOTE"]
+           "JOIN_S", "DemoCard", "demo_card", "DEMO_DATASET", "DEMO_VARIANTS", "DEMO_STEPS", "DEMO_LEARNING_RATE", "DEMO_NOTE"]
 
 #: A press within this many seconds of a demo's end (same settings) joins it instead of starting another.
 JOIN_S = 30 * 60
@@ -141,13 +141,32 @@ def _joinable(records: list[dict], now: float | None = None) -> bool:
         now - max((r.get("finished") or 0.0) for r in records) < JOIN_S
 
 
+def _fresh_key(key: str) -> str:
+    """The launch key of the fresh demos ("Start a fresh one"): apart from the room's key, so that a fresh demo
+    that is cancelled never hides the room's demo, and the room's key never points at a cancelled fresh one."""
+    return f"{key}/fresh"
+
+
+def _joinable_group(store: RunStore, key: str) -> GroupLaunch | None:
+    """The group last created under ``key`` when a press may join it, else None."""
+    got = store.keyed(key)
+    if got is None:
+        return None
+    try:
+        recs = [store.get(i).to_dict() for i in got.ids]
+    except KeyError:
+        return None
+    return got if _joinable(recs) else None
+
+
 def start_demo(name: str = "splice", fresh: bool = False, store: RunStore | None = None,
                model: str = DEFAULT_MODEL, device: str = "auto") -> GroupLaunch:
     """Join the demo ``name`` that runs (or finished recently) with these settings, else queue a new one.
 
-    ``fresh`` queues a new one in any case (someone asked for it explicitly). Returns the group, its run ids
-    and ``created`` (False: joined). Safe to call from many tabs, threads or processes at once: at most one
-    demo is created per settings.
+    ``fresh`` queues a new one in any case (someone asked for it explicitly), under a key of its own: the
+    room's demo stays the one a press joins, and once the fresh one runs while the room's has ended, a press
+    joins the fresh one. Returns the group, its run ids and ``created`` (False: joined). Safe to call from
+    many tabs, threads or processes at once: at most one demo is created per settings.
     """
     from ..runs.runner import start_group
     from .estimate import estimate_plan
@@ -155,22 +174,66 @@ def start_demo(name: str = "splice", fresh: bool = False, store: RunStore | None
     store = store or RunStore()
     demo = DEMOS[name]
     configs = demo.configs(model, device=device)
+    key = demo_key(configs)
+    if not fresh:
+        on = _joinable_group(store, key) or _joinable_group(store, _fresh_key(key))
+        if on is not None:
+            return on
     plans = estimate_plan(configs, store=store).plans()
-    join = (lambda recs: False) if fresh else _joinable
-    return start_group(configs, store=store, key=demo_key(configs), join=join, plans=plans)
+    if fresh:
+        return start_group(configs, store=store, key=_fresh_key(key), join=lambda recs: False, plans=plans)
+    return start_group(configs, store=store, key=key, join=_joinable, plans=plans)
 
 
 def current_demo(name: str = "splice", store: RunStore | None = None, model: str = DEFAULT_MODEL) -> str | None:
     """The group a press of demo ``name`` would join now (running, queued or just finished), else None."""
     store = store or RunStore()
-    got = store.keyed(demo_key(DEMOS[name].configs(model)))
-    if got is None:
-        return None
-    try:
-        recs = [store.get(i).to_dict() for i in got.ids]
-    except KeyError:
-        return None
-    return got.group if _joinable(recs) else None
+    key = demo_key(DEMOS[name].configs(model))
+    on = _joinable_group(store, key) or _joinable_group(store, _fresh_key(key))
+    return on.group if on is not None else None
+
+
+@dataclass
+class DemoCard:
+    """What the Overview's card of a demo says: the demo a press joins now, or what a new one costs."""
+
+    name: str
+    #: the group a press joins (None: a press queues a new demo)
+    group: str | None
+    #: ``running``, ``queued`` or ``finished`` (the joinable demo's state), or ``new``
+    state: str
+    #: one sentence on the joinable demo (its progress), or on the cost of a new one
+    text: str
+    #: the cost of a new demo of these settings (a :class:`~disc_core.study.estimate.PlanEstimate`)
+    estimate: object
+
+
+def demo_card(name: str = "splice", store: RunStore | None = None, model: str = DEFAULT_MODEL,
+              now: float | None = None) -> DemoCard:
+    """The Overview card of demo ``name``: a press joins the demo that is on (how far it is, when it ends) or
+    one that finished within :data:`JOIN_S` (how long ago); else what a new one costs on this machine."""
+    from ..runs.queue import about, group_progress, queue_view
+
+    store = store or RunStore()
+    now = time.time() if now is None else now
+    est = demo_estimate(name, store=store, model=model)
+    group = current_demo(name, store=store, model=model)
+    if group is None:
+        return DemoCard(name, None, "new", f"**How long here:** {est.describe()}", est)
+    every = store.list()
+    runs = [r for r in every if r.group == group]
+    if any(r.status in ACTIVE for r in runs):
+        state = "running" if any(r.status == "running" for r in runs) else "queued"
+        prog = group_progress(runs, queue_view(runs=every), every)
+        text = (f"**A demo with these settings is {state} now ({group})**: {prog.describe()}. The button opens it: "
+                "you join it and watch the same runs; nothing new is queued.")
+    else:
+        state = "finished"
+        ago = now - max((r.finished or 0.0) for r in runs)
+        text = (f"**A demo with these settings finished {about(ago).replace('about ', '')} ago ({group})**: the "
+                "button opens its curves and results instead of training it again. "
+                f"From {JOIN_S // 60} min after its end a press starts a new one.")
+    return DemoCard(name, group, state, text, est)
 
 
 def demo_estimate(name: str = "splice", store: RunStore | None = None, model: str = DEFAULT_MODEL):

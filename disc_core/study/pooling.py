@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from .compare import NOT_RESULT_FIELDS
 
 __all__ = ["results_table", "ordering_checks", "ORDERINGS", "result_rows", "setting_of", "Pool", "split_pools", "differences", "describe_differences",
-           "one_per_seed", "chance_level", "one_class_runs", "IGNORED_FIELDS"]
+           "one_per_seed", "chance_level", "one_class_runs", "IGNORED_FIELDS", "Section", "sections", "pending_note",
+           "export_table", "Export", "EXPORT_FORMATS", "export_name", "export"]
 
 #: Fields that never keep two groups apart: those that cannot change a number, the seed, and the fields
 #: that make the variants of one group (the variant, its text shift; ``mapping`` for the unused variant)
@@ -180,7 +181,7 @@ def results_table(rows: list[dict]):
                        zip(table["mean"], table["std"], table["n"])],
         "runs": table["n"], "train time (mean)": [train_time_text(t) for t in table["train_time_s"]],
         "chance level": [text for _, text in chance],
-        "predicts one class": [f"{k} of {n} run(s)" if k else "no" for k, n in zip(one_class, table["n"])],
+        "predicts one class": [f"{k} of {n} {_runs(n)}" if k else "no" for k, n in zip(one_class, table["n"])],
         PAPER_COLUMN: table["paper_text"], "paper's table": table["paper_source"]}).set_index("variant")
     levels = [v for v, _ in chance if v is not None]
     shown.attrs["chance"] = sum(levels) / len(levels) if levels else None  # one line for the bar chart
@@ -204,3 +205,144 @@ def ordering_checks(rows: list[dict]) -> list[str]:
                        f"[{t['ci95'][0]:+.4f}, {t['ci95'][1]:+.4f}], {t['n']} seeds)")
     return out
 
+
+
+# --------------------------------------------------------------------------------------------
+# What the Results page and ``python -m disc_core results`` show: sections, runs not finished, exports
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Section:
+    """One pool of chosen run groups (one configuration apart from the seed), one run per variant and seed."""
+
+    groups: list[str]
+    rows: list[dict]
+    #: older runs that repeat a (variant, seed, model) of a newer one: left out of every mean and test
+    dropped: list[dict] = field(default_factory=list)
+
+    @property
+    def models(self) -> list[str]:
+        """The models (pre-training checkpoints) of the runs, in step order."""
+        from ..plots import pretraining_step
+
+        return sorted({r["model"] for r in self.rows}, key=lambda m: (pretraining_step(m) or 0, m))
+
+    def rows_of(self, model: str | None = None) -> list[dict]:
+        """The rows of one model (default: all of them when there is one, else the last checkpoint)."""
+        models = self.models
+        model = model if model in models else models[-1] if len(models) > 1 else None
+        return [r for r in self.rows if model is None or r["model"] == model]
+
+    def tables(self, model: str | None = None):
+        """:func:`results_table` of :meth:`rows_of` ``model``."""
+        return results_table(self.rows_of(model))
+
+    def dropped_note(self) -> str | None:
+        if not self.dropped:
+            return None
+        again = sorted({f"{r['label']} seed {r['seed']}" for r in self.dropped})
+        return (f"{len(self.dropped)} older {_runs(len(self.dropped))} repeat a variant and seed of a newer run "
+                f"({', '.join(again)}): only the newest of each counts, so that no seed counts twice in a mean or a "
+                "paired test.")
+
+
+def _runs(n: int) -> str:
+    return "run" if n == 1 else "runs"
+
+
+def sections(rows: list[dict], order: list[str] | None = None) -> list[Section]:
+    """The rows pooled (:func:`split_pools`), each pool with one run per seed (:func:`one_per_seed`); the
+    pools in the order of ``order`` (the groups as chosen), else as they first appear."""
+    order = order or list(dict.fromkeys(r["group"] for r in rows))
+    pools = sorted(split_pools(rows), key=lambda p: min(order.index(g) if g in order else len(order)
+                                                        for g in p.groups))
+    out = []
+    for p in pools:
+        kept, dropped = one_per_seed(p.rows)
+        out.append(Section(list(p.groups), kept, dropped))
+    return out
+
+
+def pending_note(runs, groups: list[str]) -> str | None:
+    """Which runs of ``groups`` have no result yet (:class:`~disc_core.runs.store.RunInfo`s of the store):
+    ``"2 of 3 runs of demo-1 have no result yet: rand seed 1 (running), re-emb seed 1 (queued); the table
+    shows the finished ones only."``; None when every run finished."""
+    members = [r for r in runs if r.group in groups]
+    waiting = [r for r in members if not (r.status == "finished" and r.results)]
+    if not waiting:
+        return None
+    what = ", ".join(f"{r.label} seed {r.seed} ({r.status})" for r in waiting[:8])
+    more = f" and {len(waiting) - 8} more" if len(waiting) > 8 else ""
+    return (f"{len(waiting)} of {len(members)} {_runs(len(members))} of {', '.join(groups)} "
+            f"{'has' if len(waiting) == 1 else 'have'} no result yet: {what}{more}; the table shows the finished "
+            f"{'one' if len(members) - len(waiting) == 1 else 'ones'} only.")
+
+
+def export_table(section: Section, model: str | None = None):
+    """The table an export writes: one row per variant with the groups it pools, mean, std (empty for a
+    single run: one run has no spread), runs, how many predict one class, the chance level and the paper."""
+    import numpy as np
+
+    rows = section.rows_of(model)
+    table, shown = results_table(rows)
+    out = table.copy()
+    out.insert(0, "groups", ", ".join(section.groups))
+    out["std"] = [s if n > 1 else np.nan for s, n in zip(out["std"], out["n"])]
+    out["predicts_one_class"] = [one_class_runs([r for r in rows if r["label"] == v]) for v in out["variant"]]
+    out["chance_level"] = [chance_level(m, [r for r in rows if r["label"] == v])[0]
+                           for v, m in zip(out["variant"], out["metric"])]
+    out["model"] = ", ".join(sorted({r["model"] for r in rows}))
+    return out
+
+
+@dataclass
+class Export:
+    """A download: its file name, its text and its media type."""
+
+    name: str
+    data: str
+    mime: str
+
+
+EXPORT_FORMATS = {"csv": "text/csv", "json": "application/json", "md": "text/markdown"}
+
+
+def export_name(groups: list[str], fmt: str, dataset: str = "") -> str:
+    """``splice-synthetic-demo-20250301-142233-results.csv``: the dataset and the groups (at most 120
+    characters, file-name safe), so that two exports never share a name."""
+    import re
+
+    stem = "-".join(dict.fromkeys([dataset, *groups] if dataset and not all(g.startswith(dataset) for g in groups)
+                                  else groups)) or "results"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:110].strip("._-") or "results"
+    return f"{stem}-results.{fmt}"
+
+
+def export(chosen: list[Section], fmt: str, dataset: str = "", model: str | None = None) -> Export:
+    """The sections' tables as CSV, JSON (``summary`` rows and the ``runs`` behind them, std null for a
+    single run) or Markdown (one table per section, with the groups it pools)."""
+    import pandas as pd
+
+    from .compare import to_markdown
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}, not {fmt!r}")
+    groups = [g for s in chosen for g in s.groups]
+    tables = [export_table(s, model) for s in chosen]
+    name = export_name(groups, fmt, dataset)
+    if fmt == "csv":
+        data = pd.concat(tables, ignore_index=True).to_csv(index=False) if tables else ""
+    elif fmt == "json":
+        summary = [json.loads(t.to_json(orient="records")) for t in tables]
+        runs = [{k: v for k, v in r.items() if k not in ("test", "config")} for s in chosen for r in s.rows_of(model)]
+        data = json.dumps({"groups": groups, "summary": [r for t in summary for r in t], "runs": runs}, indent=2,
+                          default=str)
+    else:
+        parts = []
+        for s, t in zip(chosen, tables):
+            flags = [f"{v}: {k} of {n} {_runs(n)} predict one class" for v, k, n in
+                     zip(t["variant"], t["predicts_one_class"], t["n"]) if k]
+            parts.append(f"Groups: {', '.join(s.groups)}\n\n{to_markdown(t)}" +
+                         ("\n\n" + "; ".join(flags) + "." if flags else ""))
+        data = "\n\n".join(parts) + "\n"
+    return Export(name, data, EXPORT_FORMATS[fmt])
