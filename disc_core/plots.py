@@ -160,8 +160,11 @@ def loss_figure(series: Sequence[RunSeries], smoothing: str = "ema", amount: flo
             fig.add_trace(go.Scatter(x=xs, y=s.loss, mode="lines", line=dict(color=_rgba(color, 0.22), width=1),
                                      name=f"{s.name} (raw)", legendgroup=s.name, showlegend=False,
                                      hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=xs, y=smooth(s.loss, smoothing, amount), mode="lines",
-                                 line=dict(color=color, width=2), name=s.name, legendgroup=s.name))
+        # a line needs two points: a run of one logged step is drawn as its point
+        fig.add_trace(go.Scatter(x=xs, y=smooth(s.loss, smoothing, amount),
+                                 mode="lines" if len(s.loss) > 1 else "markers",
+                                 line=dict(color=color, width=2), marker=dict(color=color, size=8), name=s.name,
+                                 legendgroup=s.name))
     fig.update_layout(title=title, xaxis_title=_x_title(x), yaxis_title="loss", **_LAYOUT)
     if log_y:
         # a narrow log range gets plotly's in-decade ticks, labelled with too few digits to tell apart

@@ -300,7 +300,8 @@ class GroupProgress:
         eta = ""
         if self.active:
             eta = f" · done in {about(self.ends_in_s)}" if self.ends_in_s is not None else " · end time unknown"
-        return f"{self.n_runs} runs: {counts} · {self.done_steps}/{self.total_steps} steps{eta}"
+        return (f"{self.n_runs} run{'s' if self.n_runs != 1 else ''}: {counts} · {self.done_steps}/{self.total_steps} "
+                f"step{'s' if self.total_steps != 1 else ''}{eta}")
 
 
 def group_progress(group_runs: list[RunInfo], view: QueueView, runs: list[RunInfo] | None = None) -> GroupProgress:

@@ -93,7 +93,7 @@ class PlanEstimate:
         if not self.n_runs:
             return "no runs"
         known = [s for s in self.steps if s is not None]
-        steps = (f"{known[0]:,} steps" if len(set(known)) == 1 and len(known) == self.n_runs else
+        steps = (f"{known[0]:,} step{'s' if known[0] != 1 else ''}" if len(set(known)) == 1 and len(known) == self.n_runs else
                  f"{min(known):,}-{max(known):,} steps" if known else "an unknown number of steps")
         total = f" = {self.total_steps:,} steps" if self.total_steps is not None and self.n_runs > 1 else ""
         at_once = "one run at a time" if self.slots == 1 else f"{self.slots} runs at a time"
