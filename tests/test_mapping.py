@@ -12,7 +12,8 @@ from disc_core.cli.main import main
 from disc_core.data.base import DATASETS, DatasetInfo, Record, make_dataset
 from disc_core.errors import ConfigError, DataError
 from disc_core.engine.mapping import (MAPPINGS, SymbolMapping, TextShift, build_symbol_mapping, build_text_shift,
-                               format_preview, mapping_from_dict, preview, special_ids, unused_ids)
+                                      format_preview, mapping_from_dict, parse_mapping_table, preview, special_ids,
+                                      unused_ids)
 from disc_core.engine.models import load_tokenizer
 
 AMINO = list("ACDEFGHIKLMNPQRSTVWY") + ["X", "U", "B", "Z", "O"]
@@ -180,8 +181,12 @@ def test_custom_table_from_csv_tsv_json_and_dict(tok, tmp_path):
     ("A,apple\nC,Cat\nG,game\nT,tree\n", "did you mean 'cat'", 3),
     ("A,apple\nC,cat\nG,game\nT,apple\n", "'apple' is already used for another symbol \\(at 2\\)", 5),
     ("A,apple\nC,[CLS]\nG,game\nT,tree\n", "special token \\[CLS\\]", 3),
-    ("A,apple\nC,cat\nG,[unused7]\nT,tree\n", "reserved token \\[unused7\\].*strategy unused", 4),
+    ("A,apple\nC,cat\nG,[unused7]\nT,tree\n", "reserved token \\[unused7\\].*unused strategy", 4),
     ("A,apple\nA,cat\nG,game\nT,tree\n", "symbol 'A' appears twice", 3),
+    ("A,apple\nC,cat\nG,game\nT,tree\nN,night\n", "symbol\\(s\\) 'N' are not in the dataset's alphabet", 6),
+    ("A,apple\nC,cat\nG,game\nt,tree\n", "'t' are not in the dataset's alphabet.*case-sensitive", 5),
+    ("A,apple\nC,\nG,game\nT,tree\n", "symbol 'C' has no token", 3),
+    ("A,apple\nC\nG,game\nT,tree\n", "expected two columns, symbol and token, separated by a comma", 3),
 ])
 def test_custom_table_errors_name_the_file_and_line(tok, tmp_path, rows, message, line):
     f = tmp_path / "table.csv"
@@ -196,8 +201,48 @@ def test_custom_dict_errors_name_the_symbol_and_a_missing_table_is_refused(tok, 
         build_symbol_mapping(list("AC"), tok, "custom", table={"A": "apple", "C": 102})
     with pytest.raises(DataError, match="mapping table not found"):
         build_symbol_mapping(list("AC"), tok, "custom", table=str(tmp_path / "nope.csv"))
-    with pytest.raises(ConfigError, match="--table"):
+    with pytest.raises(ConfigError, match="needs a table") as err:
         build_symbol_mapping(list("AC"), tok, "custom")
+    assert "--" not in str(err.value)  # the dashboard shows it too: no CLI option in it
+
+
+def test_one_parser_reads_a_table_from_text_a_file_or_pairs(tmp_path):
+    want = {"A": "apple", "C": "cat"}
+    assert parse_mapping_table("A,apple\nC,cat\n") == want
+    assert parse_mapping_table("symbol\ttoken\nA\tapple\nC\tcat") == want
+    assert parse_mapping_table("symbol,token_id\nA,5000\nC,5003\n") == {"A": 5000, "C": 5003}
+    assert parse_mapping_table('{"A": "apple", "C": "cat"}') == want
+    assert parse_mapping_table("A,apple") == {"A": "apple"}  # one line with a comma is a table, not a file
+    f = tmp_path / "t.csv"
+    f.write_text("A,apple\nC,cat\n", encoding="utf-8")
+    for source in (f, str(f)):
+        t = parse_mapping_table(source, alphabet="AC")
+        assert t == want and list(t) == ["A", "C"] and t.source == f and t.where == {"A": 1, "C": 2}
+    assert parse_mapping_table(want, alphabet=["C", "A"]) == want
+    with pytest.raises(DataError, match="mapping table not found"):
+        parse_mapping_table(str(tmp_path / "nope.csv"))
+    # typed-in text is named as the table, with the line at fault, in words a dashboard user can act on
+    with pytest.raises(DataError) as err:
+        parse_mapping_table("A,apple\nC,cat\nX,xylophone\n", alphabet="AC")
+    assert str(err.value).startswith("the mapping table, line 3: symbol(s) 'X' are not in the dataset's alphabet")
+    with pytest.raises(DataError, match="^the mapping table: the table does not cover symbol\\(s\\) G"):
+        parse_mapping_table("A,apple\nC,cat\n", alphabet="ACG")
+    with pytest.raises(DataError, match="^the mapping table, line 2: not valid JSON"):
+        parse_mapping_table('{"A": "apple",\n "C" "cat"}')
+    with pytest.raises(DataError, match="has no rows"):
+        parse_mapping_table("\n\n")
+    for bad in ("A,apple\nA,cat", "A,apple\n,cat", '{"A": ["apple"]}'):
+        with pytest.raises(DataError) as err:
+            parse_mapping_table(bad)
+        assert "dict" not in str(err.value) and "list" not in str(err.value) and "--" not in str(err.value)
+
+
+def test_a_typed_in_table_reports_vocabulary_errors_with_its_line(tok):
+    table = parse_mapping_table("A,apple\nC,cat\nG,game\nT,[SEP]\n", alphabet="ACGT")
+    with pytest.raises(DataError, match="^the mapping table, line 4: symbol 'T' is mapped to the special token"):
+        build_symbol_mapping(list("ACGT"), tok, "custom", table=table)
+    ok = build_symbol_mapping(list("ACGT"), tok, "custom", table=parse_mapping_table("A,apple\nC,cat\nG,game\nT,tree"))
+    assert ok.tokens == {"A": "apple", "C": "cat", "G": "game", "T": "tree"} and ok.basis == "User-given table."
 
 
 # ------------------------------------------------------------------------------------ text shifts
@@ -370,6 +415,8 @@ def test_cli_shows_a_text_shift_and_refuses_options_of_the_other_kind(toy_regist
     assert "--strategy only work on non-text" in capsys.readouterr().err
     assert main(["mapping", "toy-dna", "--shift", "5"]) == 2
     assert "--shift only work on text" in capsys.readouterr().err
+    assert main(["mapping", "toy-dna", "--strategy", "custom"]) == 2
+    assert "pass --table FILE" in capsys.readouterr().err  # the CLI names its own option
 
 
 def test_every_registered_strategy_has_a_help_line():
