@@ -9,10 +9,11 @@ from disc_core.engine.config import VARIANTS, RunConfig, comparison_labels
 from disc_core.engine.mapping import MAPPINGS
 from disc_core.runs.runner import plan_signature
 from disc_core.study.compare import comparison_configs
-from ui.common import (PAGES, dataset_infos, dataset_picker, device_summary, get_dataset, model_picker, remember,
-                       require_app, run_store, show_error)
-
-require_app()
+from ui.data import dataset_infos, dataset_picker, device_summary, get_dataset, run_store
+from ui.feedback import show_error
+from ui.models import model_picker
+from ui.nav import PAGES
+from ui.state import remember
 
 D = RunConfig()  # the paper's recipe, as defaults
 st.title("Train")

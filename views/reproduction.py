@@ -10,9 +10,7 @@ from disc_core.runs.store import runs_root
 from disc_core.study.reproduce import PROFILES, STUDIES
 from disc_core.study.report import (LOSS_GAP_NOTE, LOSS_GAP_TITLE, PAPER_GAP, PAPER_GAP_NOTE, published_info,
                                     study_tables, training_loss_table)
-from ui.common import require_app, show_error
-
-require_app()
+from ui.feedback import show_error
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "docs" / "REPRODUCTION.json"
 

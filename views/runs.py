@@ -8,10 +8,11 @@ import streamlit as st
 from disc_core import plots
 from disc_core.runs.queue import group_progress, queue_view, status_text
 from disc_core.runs.store import ACTIVE, effective_events
-from ui.common import (PAGES, dataset_infos, fmt_duration, queue_panel, remembered, require_app, run_store,
-                       shared_selectbox, show_error)
-
-require_app()
+from ui.data import dataset_infos, run_store
+from ui.feedback import fmt_duration, show_error
+from ui.nav import PAGES
+from ui.queue import queue_panel
+from ui.state import remembered, shared_selectbox
 
 REFRESH_S = 2.0
 

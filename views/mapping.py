@@ -5,10 +5,10 @@ import streamlit as st
 
 from disc_core import plots
 from disc_core.engine.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
-from ui.common import (chip_colors, chips, dataset_picker, get_dataset, get_tokenizer, model_picker, require_app,
-                       show_error)
-
-require_app()
+from ui.chips import chip_colors, chips
+from ui.data import dataset_picker, get_dataset, get_tokenizer
+from ui.feedback import show_error
+from ui.models import model_picker
 
 st.title("Token mapping")
 c1, c2 = st.columns(2)

@@ -4,9 +4,10 @@ rewrote (linear CKA), how far the mapped tokens' embeddings moved, and what each
 import streamlit as st
 
 from disc_core.study import inspect as inside
-from ui.common import PAGES, fmt_duration, require_app, run_store, shared_selectbox, show_error
-
-require_app()
+from ui.data import run_store
+from ui.feedback import fmt_duration, show_error
+from ui.nav import PAGES
+from ui.state import shared_selectbox
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

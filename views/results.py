@@ -11,9 +11,10 @@ from disc_core.study.compare import to_markdown
 from disc_core.study.paper import PAPER_TASKS, paper_block, paper_results, paper_setting
 from disc_core.study.pooling import (describe_differences, one_per_seed, ordering_checks, result_rows, results_table,
                                      split_pools)
-from ui.common import PAGES, remembered, require_app, run_store, shared_selectbox, show_error
-
-require_app()
+from ui.data import run_store
+from ui.feedback import show_error
+from ui.nav import PAGES
+from ui.state import remembered, shared_selectbox
 
 
 st.title("Results")

@@ -8,10 +8,10 @@ from disc_core.data.checks import class_table, example_rows
 from disc_core.data.user import FASTA_RULES, guess_columns, read_table_header, upload_kind
 from disc_core.study.demo import DEMO_DATASET
 from disc_core.errors import DiscError
-from ui.common import (UPLOAD_TYPES, dataset_infos, dataset_label, discard_upload, get_dataset, remember, remembered,
-                       require_app, save_upload, shared_selectbox, show_error, with_progress)
-
-require_app()
+from ui.data import dataset_infos, dataset_label, get_dataset
+from ui.feedback import show_error, with_progress
+from ui.state import remember, remembered, shared_selectbox
+from ui.uploads import UPLOAD_TYPES, discard_upload, save_upload
 
 ORIGINS = {"Built in (offline)": "builtin", "The paper's": "paper", "Your own": "user"}
 

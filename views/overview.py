@@ -3,9 +3,9 @@
 import streamlit as st
 
 from disc_core.study.demo import DEMOS, available_demos, current_demo, demo_estimate
-from ui.common import PAGES, remember, require_app, show_error
-
-require_app()
+from ui.feedback import show_error
+from ui.nav import PAGES
+from ui.state import remember
 
 st.title("Is BERT a cross-disciplinary knowledge learner?")
 st.markdown(
