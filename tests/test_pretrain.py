@@ -67,11 +67,43 @@ def test_a_second_call_reuses_the_finished_pretraining(pretrained):
 
 
 def test_a_checkpoint_fine_tunes(pretrained, tmp_path):
-    _, _, ckpts = pretrained
+    _, out, ckpts = pretrained
     cfg = RunConfig(dataset="splice-synthetic", model_name_or_path=ckpts[-1]["path"], max_steps=3,
-                    max_eval_examples=16, save_model=False, num_threads=1, tags=["pretrain_step=60"])
+                    max_eval_examples=16, save_model=True, num_threads=1, tags=["pretrain_step=60"])
     res = run_experiment(cfg, tmp_path / "run")
     assert res["steps"] == 3 and 0.0 <= res["score"] <= 1.0
+    # it started from that checkpoint: 3 small steps leave the encoder next to step 60's weights, far from step 0's
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    tuned = _weights(tmp_path / "run" / "model")
+    tkey = next(k for k in tuned if k.endswith("encoder.layer.0.attention.self.query.weight"))
+    w60, w0 = _weights(out / "ckpt" / "step_60")[key], _weights(out / "ckpt" / "step_0")[key]
+    assert np.abs(tuned[tkey] - w60).max() < np.abs(w60 - w0).max() / 5
+
+
+def test_a_pretraining_stopped_part_way_goes_on_to_the_same_checkpoints(pretrained, tmp_path):
+    cfg, out, ckpts = pretrained
+    corpus = out / "corpus.txt"
+
+    class Stop(Exception):
+        pass
+
+    def crash_at_45(msg):
+        if "MLM step 45/" in msg:
+            raise Stop
+
+    with pytest.raises(Stop):
+        pretrain_mlm(cfg, tmp_path / "ckpt", corpus=corpus, log=crash_at_45, resume_every=10)
+    assert (tmp_path / "ckpt" / "resume" / "state.pt").exists()
+    assert [c["step"] for c in read_checkpoints(tmp_path / "ckpt")] == [0, 30]
+    said = []
+    again = pretrain_mlm(cfg, tmp_path / "ckpt", corpus=corpus, log=said.append, resume_every=10)
+    assert any("goes on from step 40" in m for m in said)
+    assert [c["step"] for c in again] == [0, 30, 60] and not (tmp_path / "ckpt" / "resume").exists()
+    key = "bert.encoder.layer.0.attention.self.query.weight"
+    np.testing.assert_allclose(_weights(tmp_path / "ckpt" / "step_60")[key], _weights(out / "ckpt" / "step_60")[key],
+                               rtol=1e-5, atol=1e-6)
+    losses = json.loads((tmp_path / "ckpt" / "mlm_losses.json").read_text())
+    assert len(losses) == 60
 
 
 def test_corpus_file_errors_and_checkpoint_names(tmp_path):

@@ -191,11 +191,14 @@ def _write_index(out: Path, cfg: PretrainConfig, corpus_what: str, ckpts: list[d
 
 
 def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | None = None,
-                 log=print, reuse: bool = True) -> list[dict]:
+                 log=print, reuse: bool = True, resume_every: int | None = None) -> list[dict]:
     """Pre-train a small BERT with MLM and save ``out_dir/step_<N>`` at :func:`checkpoint_steps`.
 
     Returns the checkpoint list (also written to ``out_dir/checkpoints.json``). With ``reuse`` a
-    finished pre-training with the same config is not repeated.
+    finished pre-training with the same config is not repeated, and one stopped part-way goes on from
+    ``out_dir/resume/`` (model, optimiser, schedule, random state and the losses so far, written every
+    ``resume_every`` steps, default a twentieth of the run), so a pre-training spans several sittings and
+    gives the same checkpoints as one uninterrupted run.
     """
     import numpy as np
     import torch
@@ -236,6 +239,8 @@ def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | 
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     ckpts, losses, t0 = [], [], time.time()
+    resume_dir = out / "resume"
+    every = resume_every or max(1, cfg.max_steps // 20)
 
     def save(step: int) -> None:
         d = out / f"step_{step}"
@@ -246,10 +251,36 @@ def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | 
         _write_index(out, cfg, what, ckpts, done=False)
         log(f"  saved step_{step}" + (f" (MLM loss {recent:.3f})" if recent is not None else ""))
 
-    if 0 in save_at:
+    order, pos, start = rng.permutation(len(enc)), 0, 1
+    state = _load_resume(resume_dir, cfg) if reuse else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.bit_generator.state = json.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        order, pos, start = state["order"].numpy(), state["pos"], state["step"] + 1
+        losses, ckpts = list(state["losses"]), [c for c in read_checkpoints(out) if c["step"] < start]
+        log(f"  pre-training goes on from step {state['step']} (out/resume)")
+    elif 0 in save_at:
         save(0)
-    order, pos = rng.permutation(len(enc)), 0
-    for step in range(1, cfg.max_steps + 1):
+
+    def save_resume(step: int) -> None:
+        tmp = out / "resume.tmp"
+        tmp.mkdir(exist_ok=True)
+        torch.save({"config": cfg.to_dict(), "step": step, "model": model.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(), "rng": json.dumps(rng.bit_generator.state),
+                    "torch_rng": torch.get_rng_state(), "order": torch.as_tensor(order), "pos": pos, "losses": losses}, tmp / "state.pt")
+        old = out / "resume.old"
+        if resume_dir.exists():
+            resume_dir.rename(old)
+        tmp.rename(resume_dir)
+        if old.exists():
+            import shutil
+
+            shutil.rmtree(old)
+
+    for step in range(start, cfg.max_steps + 1):
         while len(order) - pos < cfg.batch_size:  # a corpus smaller than a batch is cycled
             order = np.concatenate([order[pos:], rng.permutation(len(enc))])
             pos = 0
@@ -270,9 +301,30 @@ def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | 
                 f"({time.time() - t0:.0f} s)")
         if step in save_at:
             save(step)
+        if step % every == 0 and step < cfg.max_steps:
+            save_resume(step)
     _write_index(out, cfg, what, ckpts, done=True)
     (out / "mlm_losses.json").write_text(json.dumps(losses), encoding="utf-8")
+    if resume_dir.exists():
+        import shutil
+
+        shutil.rmtree(resume_dir)
     return ckpts
+
+
+def _load_resume(resume_dir: Path, cfg: PretrainConfig) -> dict | None:
+    """The saved state of a pre-training stopped part-way, if it is of ``cfg`` and readable (else None: start
+    again; a rename interrupted half-way leaves ``resume.old``, which is used then)."""
+    import torch
+
+    for d in (resume_dir, resume_dir.with_name("resume.old")):
+        try:
+            state = torch.load(d / "state.pt", weights_only=True)  # tensors and plain values: no pickle
+        except Exception:
+            continue
+        if state.get("config") == cfg.to_dict():
+            return state
+    return None
 
 
 _STEP_RE = re.compile(r"step[_-]?(\d+)(k?)", re.IGNORECASE)

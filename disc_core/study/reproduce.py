@@ -22,7 +22,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .compare import cell_dir, cell_state, run_comparison, set_aside
@@ -45,6 +45,7 @@ STUDIES = {
     "lr-grid": ("Choosing the learning rate", "appendix A"),
     "lr-look": ("A learning-rate look before a claim is called failed", "appendix A's grid, per task"),
     "signal": ("Time to signal on the long-sequence tasks", "Figure 2's question, asked of the metric"),
+    "best-lr": ("Each variant at its own best learning rate", "a fair-rate check of Tables 1-2"),
 }
 NON_TEXT_VARIANTS = ("pretrained", "rand", "re-emb", "unused")
 TEXT_VARIANTS = ("pretrained", "rand", "re-emb", "pretrained+shift", "rand+shift",
@@ -92,6 +93,11 @@ class Task:
     checkpoints: tuple[str, ...] = ()
     #: a sub-folder of the study for tasks that share a dataset and labels but not a config (the lr grid)
     sub: str = ""
+    #: ``best-lr``: each variant runs the first seed at every rate of this grid, keeps the rate with the best
+    #: validation score (never test), and runs the other seeds at that rate
+    lr_grid: tuple[float, ...] = ()
+    #: ``pretrain-steps``: also fine-tune the plan's own model (the paper's "google" point)
+    google: bool = False
 
     @property
     def key(self) -> str:
@@ -120,6 +126,13 @@ PAPER_LR_RANGE = (1e-7, 1e-4)
 LAPTOP_VAL = 300
 #: The learning rates of the ``lr-grid`` study (the paper searched 1e-4 .. 1e-7 for bert-base).
 LR_GRID = (3e-5, 1e-4, 3e-4, 1e-3)
+#: The grid of the ``best-lr`` study: each variant's rate is chosen from it by validation.
+BEST_LR_GRID = (3e-5, 1e-4, 3e-4)
+#: Figure 3's pre-training at this machine's scale (the size from benchmarks/bench_pretrain_size.py):
+#: checkpoints at 0, 2, 10, 50 and 100% of the steps, as the paper's 0, 20k, 200k, 500k, 1M of 1M.
+FIG3_PRETRAIN = PretrainConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=512,
+                               max_length=64, batch_size=64, max_steps=6000, learning_rate=1e-3, num_threads=1,
+                               checkpoint_fractions=(0.0, 0.02, 0.1, 0.5, 1.0))
 
 
 def _epochs(dataset: str, epochs: float, batch: int = 32, fraction: float = 1.0) -> int:
@@ -280,16 +293,29 @@ def _laptop() -> tuple[list[Task], str]:
                              checkpoint_steps=_epochs("fluorescence", 1) // 8),
                       f"{ep('fluorescence', 1)} instead of the paper's 3, full length (237 residues), bf16, no "
                       "attention dropout; tested on a seeded 5,000 of the 27,217 test proteins"))
-    # 5. Figure 3 at small scale: a 2-layer BERT pre-trained here, each checkpoint fine-tuned on Splice
-    tasks.append(Task("pretrain-steps", "splice", ("pretrained",), seeds,
-                      {"max_steps": 120, "eval_steps": 60, "learning_rate": 5e-4, "num_threads": 2},
-                      "a 2-layer, hidden-128 BERT pre-trained with MLM for 5,000 steps of 32 GLUE training sentences "
-                      "(bert-base: 1M steps of 256 sequences of Wikipedia + BooksCorpus); each checkpoint fine-tuned "
-                      "120 steps at learning rate 5e-4 (a small model: cheap)",
-                      pretrain=PretrainConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                                              intermediate_size=512, max_length=64, batch_size=32, max_steps=5000,
-                                              learning_rate=1e-3, num_threads=2,
-                                              checkpoint_fractions=(0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0))))
+    # 5. A fair-rate check (best-lr): each variant of the pair at each rate of one grid, one seed, the rate chosen
+    #    by validation, then the other seeds at it; where the rate was changed (H4) or the claim fails
+    fair = [("amp-uniprot", ("pretrained", "rand"), budget("amp-uniprot", 3), ep("amp-uniprot", 3)),
+            ("cola", core_text, budget("cola", 3, **text), ep("cola", 3)),
+            ("rte", core_text, budget("rte", 3, **text), ep("rte", 3)),
+            ("h4", ("pretrained", "rand"), budget("h4", 3, max_length=512, attention_dropout=0.0),
+             ep("h4", 3) + ", full length, bf16, no attention dropout")]
+    for ds, variants, b, what in fair:
+        tasks.append(Task("best-lr", ds, variants, seeds, b,
+                          f"{what}; each variant at the rate of {', '.join(f'{r:g}' for r in BEST_LR_GRID)} with the "
+                          "best validation score on seed 0, then seeds 1 and 2 at it", lr_grid=BEST_LR_GRID))
+    # 6. Figure 3 at this machine's scale: a small BERT pre-trained here with MLM on the GLUE training sentences,
+    #    checkpoints at 0, 2, 10, 50 and 100% of its steps, each fine-tuned with the laptop recipe of Splice and
+    #    of STS-B under shift 1000, beside the bundled MiniLM (the paper's "google" point: the same cells as
+    #    non-text/splice and text/stsb). The size: benchmarks/bench_pretrain_size.py
+    for ds, variant, b, what in (("splice", "pretrained", budget("splice", 3), ep("splice", 3)),
+                                 ("stsb", "pretrained+shift", budget("stsb", 3, **text), ep("stsb", 3) + ", shift 1000")):
+        tasks.append(Task("pretrain-steps", ds, (variant,), seeds, b,
+                          f"a {FIG3_PRETRAIN.num_hidden_layers}-layer, hidden-{FIG3_PRETRAIN.hidden_size} BERT "
+                          f"pre-trained with MLM for {FIG3_PRETRAIN.max_steps:,} steps of {FIG3_PRETRAIN.batch_size} "
+                          "GLUE training sentences (bert-base: 1M steps of 256 sequences); each checkpoint and the "
+                          f"bundled MiniLM fine-tuned with the laptop recipe, {what}",
+                          pretrain=FIG3_PRETRAIN, google=True))
     return tasks, ("the bundled all-MiniLM-L6-v2 (6 layers, hidden 384) on a 2-core CPU: fewer tasks, each trained "
                    f"for whole epochs at learning rate {LAPTOP_LR:g} (the lr-grid study), full-length inputs, "
                    f"validation on a {LAPTOP_VAL}-example sample about eight times a run, the full test set at the end; "
@@ -373,7 +399,8 @@ def task_root(root: str | Path, task: Task) -> Path:
     return Path(root) / task.study / task.sub if task.sub else Path(root) / task.study
 
 
-def task_configs(task: Task, model: str, checkpoint: dict | None = None, group: str | None = None) -> list[RunConfig]:
+def task_configs(task: Task, model: str, checkpoint: dict | None = None, group: str | None = None,
+                 **extra) -> list[RunConfig]:
     """The task's RunConfigs, seed-major (every variant of seed 0, then seed 1 ...): a plan stopped
     half-way still has complete seeds to pair."""
     tags = ["reproduce", f"study={task.study}"]
@@ -386,7 +413,8 @@ def task_configs(task: Task, model: str, checkpoint: dict | None = None, group: 
             base, shift = parse_variant(v)
             out.append(RunConfig(dataset=task.dataset, model_name_or_path=model, variant=base,
                                  text_shift=shift or "none", seed=s, tags=list(tags),
-                                 **{"save_model": False, "group": group or f"reproduce-{task.study}", **task.overrides}))
+                                 **{"save_model": False, "group": group or f"reproduce-{task.study}", **task.overrides,
+                                    **extra}))
     return out
 
 
@@ -449,7 +477,12 @@ def estimate_seconds(task: Task, model: str, cpu_bf16: bool | None = None) -> fl
         return pre + per_cell * factor * n_ckpt * len(task.seeds)
     # the baselines are not BERT: kmer-lr fits in seconds, the CNN costs ~1/6 of a MiniLM step (measured on Splice)
     cost = {"kmer-lr": 20.0 / max(per_cell * _model_factor(model), 1e-9), "cnn": 0.15}
-    return per_cell * _model_factor(model) * sum(cost.get(v, 1.0) for v in task.variants) * len(task.seeds)
+    return per_cell * _model_factor(model) * sum(cost.get(v, 1.0) for v in task.variants) * _runs_a_variant(task)
+
+
+def _runs_a_variant(task: Task) -> int:
+    """Cells of one variant: its seeds, plus (``best-lr``) the first seed at each other rate of the grid."""
+    return len(task.seeds) + max(0, len(task.lr_grid) - 1)
 
 
 #: Training tokens per second of bert-base on one A100-class GPU in bf16: an assumption, not a measurement
@@ -466,7 +499,8 @@ def n_cells(task: Task) -> int:
     k = 1
     if task.study == "pretrain-steps":
         k = len(task.pretrain.checkpoint_fractions) if task.pretrain else len(task.checkpoints)
-    return len(task.variants) * len(task.seeds) * k
+        k += task.google
+    return len(task.variants) * _runs_a_variant(task) * k
 
 
 def gpu_cell_seconds(task: Task, model: str) -> float:
@@ -563,18 +597,96 @@ def _mark_where(d: Path, where: dict) -> None:
     os.replace(tmp, p)
 
 
+def lr_sub(lr: float) -> str:
+    """The folder of one learning rate of a grid: ``lr3e-05``."""
+    return f"lr{lr:.0e}"
+
+
+def best_lr_choice(task: Task, root: str | Path) -> dict[str, dict]:
+    """``{variant: {"learning_rate", "validation", "grid": {rate: validation}}}`` of a ``best-lr`` task: the rate
+    of the grid whose first-seed cell has the best validation score (``best_validation``; ties go to the smaller
+    rate). A variant with a grid cell not finished yet is left out."""
+    from .compare import cell_dir
+
+    out = {}
+    study, seed = task_root(root, task), task.seeds[0]
+    for v in task.variants:
+        base, shift = parse_variant(v)
+        label = RunConfig(variant=base, text_shift=shift or "none", dataset=task.dataset).label
+        grid = {}
+        for lr in task.lr_grid:
+            p = study / lr_sub(lr) / task.dataset / label / f"seed{seed}" / "results.json"
+            try:
+                grid[lr] = float(json.loads(p.read_text(encoding="utf-8"))["best_validation"])
+            except (OSError, ValueError, KeyError, TypeError):
+                grid[lr] = None
+        if any(x is None or math.isnan(x) for x in grid.values()):
+            continue
+        best = max(sorted(grid), key=lambda r: grid[r])
+        out[v] = {"learning_rate": best, "validation": grid[best], "grid": grid}
+    return out
+
+
+class _Twins:
+    """Finished cells anywhere under the plan's root, by their result-relevant config: a cell that another study
+    already ran with the same config on the same data is copied, not run again (``copied_from`` in its results)."""
+
+    def __init__(self, root: Path):
+        self.root, self._index = root, None
+
+    @staticmethod
+    def key(cfg: RunConfig) -> str:
+        from .compare import NOT_RESULT_FIELDS
+
+        return json.dumps({k: v for k, v in cfg.to_dict().items() if k not in NOT_RESULT_FIELDS}, sort_keys=True,
+                          default=str)
+
+    def find(self, cfg: RunConfig) -> Path | None:
+        if self._index is None:
+            self._index = {}
+            for res in sorted(self.root.glob("**/seed*/results.json")):
+                d = res.parent
+                if any(part.startswith("superseded-") for part in d.relative_to(self.root).parts):
+                    continue
+                try:
+                    old = RunConfig.from_dict(json.loads((d / "config.json").read_text(encoding="utf-8"))["config"])
+                except Exception:
+                    continue
+                self._index.setdefault(self.key(old), d)
+        return self._index.get(self.key(cfg))
+
+    def add(self, cfg: RunConfig, d: Path) -> None:
+        if self._index is not None:
+            self._index.setdefault(self.key(cfg), d)
+
+
+def _copy_twin(src: Path, d: Path, root: Path) -> None:
+    import shutil
+
+    from ..fileio import atomic_write_json
+
+    if d.exists():
+        shutil.rmtree(d)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(src, d, ignore=shutil.ignore_patterns("checkpoint", "checkpoint.old", "model", "*.tmp"))
+    res = json.loads((d / "results.json").read_text(encoding="utf-8"))
+    res["copied_from"] = str(src.relative_to(root))
+    atomic_write_json(d / "results.json", res, default=str)
+
+
 def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus: str | None = None,
              shard: tuple[int, int] = (0, 1), num_threads: int | None = None, executor: str = "local",
              ray_address: str | None = None) -> dict:
     """Run every task of ``plan`` into ``root``, reusing finished cells. Returns counts and skipped tasks.
 
     A task whose dataset is not available (no ``DISC_DATA_DIR``, no download) is skipped and
-    reported, not fatal: the quick profile runs anywhere.
+    reported, not fatal: the quick profile runs anywhere. A cell that another task under ``root`` already ran
+    with the same config on the same data is copied from there (its ``results.json`` says ``copied_from``).
 
-    ``shard=(i, n)`` runs only every n-th cell of the plan, starting at the i-th (a pre-training task goes
-    whole to shard 0): n processes with ``shard`` 0..n-1 share a plan, in plan order, without running a
-    cell twice (``reproduce --jobs n``). ``num_threads`` overrides the cells' torch threads (it does not
-    change their results, so finished cells are still reused).
+    ``shard=(i, n)`` runs only every n-th cell of the plan, starting at the i-th (a pre-training task and a
+    ``best-lr`` task, whose later cells depend on earlier ones, go whole to shard 0): n processes with ``shard``
+    0..n-1 share a plan, in plan order, without running a cell twice (``reproduce --jobs n``). ``num_threads``
+    overrides the cells' torch threads (it does not change their results, so finished cells are still reused).
 
     ``executor="ray"``: every cell still to run becomes a task on the Ray cluster at ``ray_address``
     (:func:`disc_core.runs.ray_executor.run_cells`), spread over its nodes; finished run folders come back
@@ -589,8 +701,9 @@ def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     model = _ensure_model(plan, root, log)
-    counts = {"ran": 0, "reused": 0, "skipped": []}
+    counts = {"ran": 0, "reused": 0, "copied": 0, "skipped": []}
     group = f"reproduce-{plan.profile}"
+    twins = _Twins(root)
     total_est = sum(estimate_seconds(t, model) for t in plan.tasks)
     log(f"plan {plan.profile}: {len(plan.tasks)} tasks, model {plan.model}; estimated "
         f"{total_est / 3600:.1f} h of an idle 2-core CPU for all of it (finished cells are reused)")
@@ -602,23 +715,15 @@ def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus
             continue
         log(f"[{t.key}] {len(t.variants)} variants x {len(t.seeds)} seeds, ~{estimate_seconds(t, model) / 60:.0f} "
             f"min estimated; {t.why}")
-        if t.study == "pretrain-steps":
-            if i_shard != 0:
-                continue
-            try:
-                ckpts = pretrain_checkpoints(t, root, corpus=corpus, log=log)
-            except DiscError as err:  # e.g. hub checkpoints offline: the other tasks still run
-                log(f"[{t.key}] skipped: {err}")
-                counts["skipped"].append(t.key)
-                continue
-            jobs = [(task_configs(t, model, c, group), task_root(root, t) / "runs" / f"step_{c['step']}")
-                    for c in ckpts]
-        else:
-            jobs = [(task_configs(t, model, group=group), task_root(root, t))]
+        whole = t.study == "pretrain-steps" or bool(t.lr_grid)  # later cells depend on earlier ones: one shard
+        if whole and i_shard != 0:
+            continue
         dataset = None
-        for cfgs, sub in jobs:
-            for cfg in cfgs:
-                if t.study != "pretrain-steps":
+
+        def run_cells(cells):
+            nonlocal k_cell, dataset
+            for cfg, sub in cells:
+                if not whole:
                     k_cell += 1
                     if k_cell % n_shard != i_shard:
                         continue
@@ -629,27 +734,66 @@ def run_plan(plan: Plan, root: str | Path, log=print, listeners_for=None, corpus
                 if state == "done":
                     counts["reused"] += 1
                     continue
+                if dataset is None:
+                    from ..data import load_dataset
+
+                    dataset = load_dataset(t.dataset)
+                twin = twins.find(cfg) if state == "missing" else None
+                if twin is not None and twin != d and cell_state(twin, cfg, dataset.fingerprint()) == "done":
+                    _copy_twin(twin, d, root)
+                    counts["copied"] += 1
+                    log(f"  {t.dataset} {cfg.label} seed {cfg.seed}: the same cell as {twin.relative_to(root)}: copied")
+                    continue
                 if on_ray:
                     if state == "stale":
                         _set_aside(sub, [d], f"{cfg.dataset} {cfg.label} seed {cfg.seed}: its config changed", log)
                     pending.append((cfg, d))
                     continue
-                if dataset is None:
-                    from ..data import load_dataset
-
-                    dataset = load_dataset(t.dataset)
                 t0 = time.time()
                 r = run_comparison([cfg], sub, listeners_for=listeners_for, dataset=dataset, log=log)[0]
                 _mark_where(d, {"executor": "local", "host": HOST})
+                twins.add(cfg, d)
                 counts["ran"] += 1
                 steps = f"{r['steps']} steps" if r.get("steps") is not None else "no steps"
                 log(f"  {t.dataset} {cfg.label} seed {cfg.seed}: {r['metric']} {r['score']:.4f} "
                     f"({steps}, {time.time() - t0:.0f} s)")
+
+        if t.study == "pretrain-steps":
+            try:
+                ckpts = pretrain_checkpoints(t, root, corpus=corpus, log=log)
+            except DiscError as err:  # e.g. hub checkpoints offline: the other tasks still run
+                log(f"[{t.key}] skipped: {err}")
+                counts["skipped"].append(t.key)
+                continue
+            for c in ckpts:
+                run_cells([(cfg, task_root(root, t) / "runs" / f"step_{c['step']}")
+                           for cfg in task_configs(t, model, c, group)])
+            if t.google:
+                run_cells([(cfg, task_root(root, t) / "runs" / "google") for cfg in task_configs(t, model, group=group)])
+        elif t.lr_grid:
+            first, rest = t.seeds[:1], t.seeds[1:]
+            run_cells([(cfg, task_root(root, t) / lr_sub(lr))
+                       for lr in t.lr_grid for cfg in task_configs(replace(t, seeds=first), model, group=group,
+                                                                  learning_rate=lr)])
+            if on_ray:  # the choice needs the grid's results: a later call runs the other seeds
+                continue
+            chosen = best_lr_choice(t, root)
+            for v in t.variants:
+                if v not in chosen:
+                    log(f"  [{t.key}] {v}: its grid is not complete; its other seeds wait for it")
+                    continue
+                lr = chosen[v]["learning_rate"]
+                log(f"  [{t.key}] {v}: learning rate {lr:g} (validation {chosen[v]['validation']:.4f})")
+                run_cells([(cfg, task_root(root, t) / lr_sub(lr))
+                           for cfg in task_configs(replace(t, seeds=rest, variants=(v,)), model, group=group,
+                                                   learning_rate=lr)])
+        else:
+            run_cells([(cfg, task_root(root, t)) for cfg in task_configs(t, model, group=group)])
     if pending:
-        from ..runs.ray_executor import run_cells
+        from ..runs.ray_executor import run_cells as run_on_ray
 
         counts["failed"] = []
-        for cfg, d, where, err in run_cells(pending, address=ray_address, ship_under=root, log=log):
+        for cfg, d, where, err in run_on_ray(pending, address=ray_address, ship_under=root, log=log):
             if err:
                 log(f"  {cfg.dataset} {cfg.label} seed {cfg.seed}: failed on the cluster: {err}")
                 counts["failed"].append(f"{cfg.dataset}/{cfg.label}/seed{cfg.seed}")
