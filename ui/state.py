@@ -7,7 +7,7 @@ to another page and back (:func:`keep`): Streamlit forgets a widget's state once
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import streamlit as st
 
@@ -45,12 +45,23 @@ def shared_selectbox(label: str, options: Sequence[str], name: str, key: str, de
     return value
 
 
-def keep(defaults: dict) -> None:
-    """Give the widgets ``defaults`` (key -> first value) their first value, and keep every value after that
-    while the user is on other pages: call it before drawing the widgets, which then take no ``value=``."""
+def keep(name: str, first: Callable[[], dict]) -> None:
+    """Give widgets their first value and keep every value after that while the user is on other pages
+    (Streamlit forgets the state of a widget that a run does not draw). ``name`` names the set of widgets (a
+    page); ``first()`` returns key -> first
+    value; it is called only while some of them have no value yet. Call it before drawing the widgets, which
+    then take no ``value=`` / ``default=`` / ``index=``."""
     kept = st.session_state.setdefault(_KEPT, {})
-    for key, value in defaults.items():
+    keys = st.session_state.setdefault(f"{_KEPT}-keys", {})
+    page = name
+    missing = [k for k in keys.get(page, ()) if k not in st.session_state and k not in kept]
+    if page not in keys or missing:
+        values = first()
+        keys[page] = list(values)
+        for key, value in values.items():
+            if key not in st.session_state and key not in kept:
+                kept[key] = value
+    for key in keys[page]:
         if key not in st.session_state:
-            st.session_state[key] = kept.get(key, value)
+            st.session_state[key] = kept[key]
         kept[key] = st.session_state[key]
-

@@ -1,10 +1,11 @@
-"""Overview: what the paper found, and one button that starts the demo comparison."""
+"""Overview: what the paper found, and one button per demo that starts it, or joins the one that is on."""
 
 import streamlit as st
 
-from disc_core.study.demo import DEMOS, available_demos, current_demo, demo_estimate
+from disc_core.study.demo import DEMOS, available_demos, demo_card
 from ui.feedback import show_error
 from ui.nav import PAGES
+from ui.roles import is_teacher, teacher_help
 from ui.state import remember
 
 st.title("Is BERT a cross-disciplinary knowledge learner?")
@@ -55,27 +56,29 @@ for name, demo in DEMOS.items():
     with st.container(border=True):
         st.markdown(f"**{demo.title[0].upper() + demo.title[1:]}.** {demo.what}")
         try:
-            est = demo_estimate(name)
-            running = current_demo(name)
+            card = demo_card(name)
         except Exception as err:
             show_error(err)
             continue
-        st.markdown(f"**How long here:** {est.describe()}")
-        st.caption(f"Speed: {est.speed.describe()}. {demo.note} {demo.measured}")
-        if running:
-            st.info(f"A demo with these settings is on now (**{running}**): the button opens it.",
-                    icon=":material/groups:")
+        if card.group is None:
+            st.markdown(card.text)
+        else:  # a press joins this one: say so, not what a new one would cost
+            st.info(card.text, icon=":material/groups:")
+        st.caption(f"Speed: {card.estimate.speed.describe()}. {demo.note} {demo.measured}")
         a, b, c = st.columns([2, 2, 3])
-        label = "Start the demo comparison" if name == "splice" else "Start the scrambled-text demo"
+        verb = "Join" if card.group else "Start"
+        label = f"{verb} the demo comparison" if name == "splice" else f"{verb} the scrambled-text demo"
         if a.button(label, key="overview-demo" if name == "splice" else f"overview-demo-{name}", type="primary",
-                    icon=":material/play_arrow:"):
+                    icon=":material/play_arrow:" if card.group is None else ":material/groups:"):
             _start(name, fresh=False)
-        if running and b.button("Start a fresh one", key=f"overview-demo-fresh-{name}", icon=":material/add:",
-                                help="queue a new demo of these settings even though one is on (it waits behind it)"):
+        if card.group and b.button("Start a fresh one", key=f"overview-demo-fresh-{name}", icon=":material/add:",
+                                   disabled=not is_teacher(),
+                                   help=teacher_help("queue a new demo of these settings even though one is on "
+                                                     f"(it waits behind it); a new one costs {card.estimate.describe()}")):
             _start(name, fresh=True)
-        if running:
-            c.page_link(PAGES["runs"], label=f"Watch {running}", icon=":material/monitoring:",
-                        query_params={"group": running})
+        if card.group:
+            c.page_link(PAGES["runs"], label=f"Watch {card.group}", icon=":material/monitoring:",
+                        query_params={"group": card.group})
 
 st.subheader("Do it on your own data")
 steps = [("datasets", "1. Pick a dataset, or upload your own"),

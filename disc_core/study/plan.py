@@ -95,12 +95,14 @@ def custom_table(text: str, alphabet: Sequence[str], tokenizer, store: RunStore 
     text = text.strip()
     if not text:
         raise ConfigError("the custom mapping needs a table -> one line per symbol: `symbol,token`")
+    # the engine's one reader of tables (engine.mapping.parse_mapping_table, through the custom strategy):
+    # a bad row is named by its line of "the mapping table"
+    build_symbol_mapping(alphabet, tokenizer, "custom", table=text)
     root = (store or RunStore()).root / "tables"
-    suffix = ".tsv" if "\t" in text.split("\n", 1)[0] else ".csv"
+    suffix = ".tsv" if "\t" in text.split("\n", 1)[0] else ".json" if text.startswith(("{", "[")) else ".csv"
     path = root / f"mapping-{hashlib.sha256(text.encode()).hexdigest()[:16]}{suffix}"
     if not path.is_file():
         atomic_write_text(path, text + "\n")
-    build_symbol_mapping(alphabet, tokenizer, "custom", table=path)  # raises with the line at fault
     return path
 
 
