@@ -77,8 +77,10 @@ def test_signal_curves_use_training_tokens_and_find_the_separation(tmp_path):
     # ahead by >= 0.02 from 3,000 tokens on (at 2,000 rand was ahead)
     assert evidence.first_separation(c, "pretrained", "rand") == 3000
     assert evidence.first_separation(c, "rand", "pretrained") is None
-    png = evidence.signal_figure(curves, tmp_path / "fig.png")
-    assert png.stat().st_size > 1000
+    from disc_core.study.report.figures import signal_figure
+
+    png = signal_figure(curves, tmp_path / "fig.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
 
 
 def test_lr_grid_picks_the_best_training_f1_and_breaks_ties_by_late_loss(tmp_path):

@@ -23,7 +23,8 @@ from ..engine.config import BASELINES, RunConfig, parse_variant
 from .paper import PAPER_TASKS, PaperCell, paper_cell, paper_metric, paper_model, paper_setting
 
 __all__ = ["comparison_configs", "cell_dir", "run_comparison", "collect_results", "headline", "summarize",
-           "to_markdown", "paper_text", "PAPER_COLUMN", "paired_test", "train_time_text"]
+           "to_markdown", "markdown_table", "mean_std_text", "paper_text", "PAPER_COLUMN", "paired_test",
+           "train_time_text"]
 
 
 def comparison_configs(base: RunConfig, variants: list[str], seeds: list[int], group: str | None = None) -> list[RunConfig]:
@@ -213,8 +214,26 @@ def summarize(results: list[dict], with_paper: bool = True, setting: str | None 
     return out[cols]
 
 
-def _fmt(mean: float, std: float, n: int) -> str:
+def mean_std_text(mean: float, std: float, n: int) -> str:
+    """``0.9123 ± 0.0100`` over several seeds, ``0.9123`` for one (every table that shows ours)."""
     return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
+
+
+def _plain_pipe():
+    """tabulate's pipe format without padding cells to the column's width: ``| a | b |`` over ``|---|---|``
+    (the tables' format since before they were written with tabulate; a diff of two reports stays small)."""
+    from tabulate import DataRow, TableFormat
+
+    row = DataRow("| ", " | ", " |")
+    return TableFormat(lineabove=None, linebelowheader=lambda widths, aligns: "|" + "---|" * len(widths),
+                       linebetweenrows=None, linebelow=None, headerrow=row, datarow=row, padding=0,
+                       with_header_hide=None)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """``df`` as a Markdown table (``DataFrame.to_markdown``): every value as ``str`` writes it, unaligned."""
+    return df.to_markdown(index=False, tablefmt=_plain_pipe(), disable_numparse=True, stralign=None,
+                          numalign=None)
 
 
 #: the header of the paper's column, wherever tables show it: the same 0-1 scale as ours, then as printed
@@ -243,13 +262,12 @@ def train_time_text(seconds) -> str:
 def to_markdown(table: pd.DataFrame) -> str:
     """Markdown table: dataset | variant | metric | ours (mean ± std, 0-1) | runs | paper (÷100, as printed) |
     its table | training time (mean over seeds)."""
-    lines = [f"| dataset | variant | metric | ours (mean ± std) | runs | {PAPER_COLUMN} | paper's table | train time |",
-             "|---|---|---|---|---|---|---|---|"]
-    for _, r in table.iterrows():
-        lines.append(f"| {r['dataset']} | {r['variant']} | {r['metric']} | {_fmt(r['mean'], r['std'], r['n'])} | "
-                     f"{r['n']} | {paper_text(r)} | {r.get('paper_source') or ''} | "
-                     f"{train_time_text(r.get('train_time_s'))} |")
-    return "\n".join(lines)
+    rows = [{"dataset": r["dataset"], "variant": r["variant"], "metric": r["metric"],
+             "ours (mean ± std)": mean_std_text(r["mean"], r["std"], r["n"]), "runs": r["n"],
+             PAPER_COLUMN: paper_text(r), "paper's table": r.get("paper_source") or "",
+             "train time": train_time_text(r.get("train_time_s"))} for _, r in table.iterrows()]
+    return markdown_table(pd.DataFrame(rows, columns=["dataset", "variant", "metric", "ours (mean ± std)", "runs",
+                                                      PAPER_COLUMN, "paper's table", "train time"]))
 
 
 def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
@@ -266,16 +284,17 @@ def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
         return None
-    d = np.array([a[s] - b[s] for s in seeds])
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d)))
-    if se == 0:
+    xa, xb = [a[s] for s in seeds], [b[s] for s in seeds]
+    d = np.subtract(xa, xb)
+    mean, constant = float(d.mean()), bool(d.std(ddof=1) == 0)
+    if constant:
         # every seed gave the same difference: the t interval is undefined (zero width), which is no evidence
         # of significance from a handful of seeds; report the direction only
         lo = hi = mean
         p = float("nan")
     else:
-        t = stats.t.ppf(0.975, len(d) - 1)
-        lo, hi = mean - t * se, mean + t * se
-        p = float(stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds], alternative="greater").pvalue)
+        ci = stats.ttest_rel(xa, xb).confidence_interval(0.95)  # two-sided: the mean difference ± t·se
+        lo, hi = float(ci.low), float(ci.high)
+        p = float(stats.ttest_rel(xa, xb, alternative="greater").pvalue)
     return {"better": better, "worse": worse, "n": len(seeds), "mean_diff": mean, "ci95": (lo, hi),
-            "p_value": p, "holds": bool(lo > 0 and se > 0), "direction_ok": mean > 0, "constant": se == 0}
+            "p_value": p, "holds": bool(lo > 0 and not constant), "direction_ok": mean > 0, "constant": constant}

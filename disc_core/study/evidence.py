@@ -2,7 +2,8 @@
 and whether pretrained's training loss runs below rand's.
 
 All of it is read from the cells' own ``metrics.jsonl`` (every step and evaluation) and ``results.json``;
-nothing is re-run. :mod:`disc_core.study.report` prints the tables and draws the figures.
+nothing is re-run; a cell that cannot be read is left out (:func:`disc_core.study.report.cells.unreadable_cells`
+names it). :mod:`disc_core.study.report` prints the tables and draws the figures.
 
 - :func:`lr_grid_table`: the ``lr-grid`` study, one row per learning rate, judged as the paper judged its
   own grid (appendix A): by rand's F1 on the training set.
@@ -14,7 +15,6 @@ nothing is re-run. :mod:`disc_core.study.report` prints the tables and draws the
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..engine.experiment import read_metrics
 
-__all__ = ["PAIRS", "lr_grid_table", "signal_curves", "loss_gap_table", "tenths_below", "signal_figure",
+__all__ = ["PAIRS", "lr_grid_table", "signal_curves", "loss_gap_table", "tenths_below", "first_separation",
            "cell_folders"]
 
 #: (pretrained-side label, rand-side label): the pairs whose curves and losses are compared.
@@ -36,12 +36,20 @@ def cell_folders(study_root: str | Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/*/seed*/config.json"))
 
 
-def _cell(d: Path) -> dict:
-    cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))["config"]
-    res = d / "results.json"
-    return {"dir": d, "dataset": d.parts[-3], "label": d.parts[-2], "seed": int(d.name[4:]), "config": cfg,
-            "results": json.loads(res.read_text(encoding="utf-8")) if res.exists() else None,
-            "events": read_metrics(d)}
+def _cells(folders) -> list[dict]:
+    """The readable cells of ``folders`` (:func:`cell_folders`): config, results (None: unfinished) and events;
+    a cell whose config.json or results.json cannot be read is left out."""
+    from .report.cells import cell_problem, read_json
+
+    out = []
+    for d in folders:
+        if cell_problem(d) is not None:
+            continue
+        res = d / "results.json"
+        out.append({"dir": d, "dataset": d.parts[-3], "label": d.parts[-2], "seed": int(d.name[4:]),
+                    "config": read_json(d / "config.json")[0]["config"],
+                    "results": read_json(res)[0] if res.exists() else None, "events": read_metrics(d)})
+    return out
 
 
 def lr_grid_table(root: str | Path, metric: str = "f1", within: tuple[float, float] | None = None) -> pd.DataFrame:
@@ -51,20 +59,20 @@ def lr_grid_table(root: str | Path, metric: str = "f1", within: tuple[float, flo
     given (low, high) range (all rates when None); ``best overall`` marks the best of all."""
     rows = []
     for sub in sorted(Path(root, "lr-grid").glob("lr*")):
-        for d in cell_folders(sub):
-            c = _cell(d)
+        for c in _cells(cell_folders(sub)):
             r = c["results"]
             if r is None:
                 continue
             losses = [e["loss"] for e in c["events"] if e.get("kind") == "step"]
             tail = losses[-max(1, len(losses) // 10):]
             val = [e for e in c["events"] if e.get("kind") == "eval" and e.get("split") == "validation"]
-            rows.append({"learning rate": c["config"]["learning_rate"], "variant": c["label"], "steps": r["steps"],
+            rows.append({"learning rate": c["config"].get("learning_rate"), "variant": c["label"],
+                         "steps": r.get("steps"),
                          f"train {metric}": (r.get("train") or {}).get(metric, np.nan),
                          "train accuracy": (r.get("train") or {}).get("accuracy", np.nan),
                          "late training loss": float(np.mean(tail)) if tail else np.nan,
                          f"validation {metric}": val[-1]["metrics"].get(metric, np.nan) if val else np.nan,
-                         f"test {metric}": r["test"].get(metric, np.nan)})
+                         f"test {metric}": (r.get("test") or {}).get(metric, np.nan)})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -89,7 +97,7 @@ def signal_curves(root: str | Path, studies=("text", "text-1pct", "non-text", "s
     """
     out: dict = {}
     for study in studies:
-        cells = [_cell(d) for d in cell_folders(Path(root) / study) if d.name == f"seed{seed}"]
+        cells = _cells(d for d in cell_folders(Path(root) / study) if d.name == f"seed{seed}")
         by_ds: dict[str, dict[str, dict]] = {}
         for c in cells:
             by_ds.setdefault(c["dataset"], {})[c["label"]] = c
@@ -140,8 +148,7 @@ def loss_gap_table(root: str | Path, studies=("text", "text-1pct", "non-text", "
     """
     rows = []
     for study in studies:
-        cells = [_cell(d) for d in cell_folders(Path(root) / study)]
-        cells = [c for c in cells if c["results"] is not None]
+        cells = [c for c in _cells(cell_folders(Path(root) / study)) if c["results"] is not None]
         by_key: dict[tuple[str, int], dict[str, list[float]]] = {}
         for c in cells:
             losses = [e["loss"] for e in c["events"] if e.get("kind") == "step"]
@@ -176,41 +183,3 @@ def tenths_below(a: list[float], b: list[float]) -> int:
     parts = np.array_split(np.arange(n), min(10, n))
     x, y = np.asarray(a[:n]), np.asarray(b[:n])
     return int(sum(x[p].mean() < y[p].mean() for p in parts))
-
-
-def signal_figure(curves: dict, path: str | Path, title: str = "") -> Path | None:
-    """One panel per (study, dataset, pair): validation metric against training tokens (seed 0)."""
-    if not curves:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = list(curves)
-    n = len(keys)
-    cols = min(4, n)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, key in zip(axes.flat, keys):
-        study, ds, pair = key
-        for lab, pts in curves[key].items():
-            x, y = zip(*pts)
-            ax.plot(np.array(x) / 1e3, y, marker="o", ms=3, label=lab,
-                    color="tab:blue" if lab.startswith("pretrained") else "tab:orange")
-        ax.set_title(f"{ds} ({study})", fontsize=9)
-        ax.set_xlabel("training tokens (thousands)", fontsize=8)
-        ax.set_ylabel("validation metric", fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
