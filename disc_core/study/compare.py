@@ -47,7 +47,7 @@ def cell_dir(root: str | Path, cfg: RunConfig) -> Path:
 
 #: RunConfig fields that do not change a run's numbers: a finished cell is reused across them
 NOT_RESULT_FIELDS = frozenset({"device", "num_threads", "save_model", "logging_steps", "group", "tags",
-                               "checkpoint_steps", "per_device_eval_batch_size"})
+                               "checkpoint_steps", "per_device_eval_batch_size", "report_to"})
 
 
 def cell_state(d: str | Path, cfg: RunConfig, fingerprint: str | None = None) -> str:
