@@ -8,13 +8,14 @@ A :class:`Dataset` holds the records of all splits plus what the rest of the too
 discipline, task type, the paper's metric, alphabet, label names and where the data came from.
 
 ``DATASETS`` maps short lower-case names (``splice``, ``h3``, ``deeploc``, ``maestro``, ``sst2`` ...)
-to :class:`DatasetInfo` entries; loaders register themselves with :func:`register`.
+to :class:`DatasetInfo` entries; loaders register themselves with :func:`register` when they are imported,
+and :mod:`disc_core.data` imports every loader module by name, so the registry is complete as soon as
+anything of the package is imported.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -329,7 +330,6 @@ def register(info: DatasetInfo) -> DatasetInfo:
 
 
 def get_info(name: str) -> DatasetInfo:
-    ensure_registered()
     key = name.strip().lower().replace("-", "").replace("_", "")
     for k, info in DATASETS.items():
         if k.replace("-", "").replace("_", "") == key:
@@ -353,23 +353,4 @@ def load_dataset(name: str, progress: Callable[[int, int], None] | None = None, 
 
 
 def iter_names(origin: str | None = None) -> Iterable[str]:
-    ensure_registered()
     return [n for n, i in DATASETS.items() if origin is None or i.origin == origin]
-
-
-_LOADER_MODULES = ("dna", "protein", "music", "text", "user")
-_registered = False
-
-
-def ensure_registered() -> None:
-    """Import every loader module once so that ``DATASETS`` is complete."""
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    for mod in _LOADER_MODULES:
-        try:
-            importlib.import_module(f"{__package__}.{mod}")
-        except ModuleNotFoundError as err:
-            if err.name != f"{__package__}.{mod}":
-                raise

@@ -5,6 +5,7 @@ let odd data through with a warning the user sees (``Dataset.warnings``) rather 
 
 - a class with fewer than :data:`FEW_EXAMPLES` examples (pieces, for music), or with none in validation or
   test (its score there cannot be measured);
+- records whose id occurs more than once (:func:`duplicate_ids`: a FASTA file with a record twice);
 
 and refuse one thing, at import rather than after training: a test split that would be empty
 (:func:`require_test_split`).
@@ -17,11 +18,12 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 from ..errors import DataError
 from .base import SPLITS, Dataset
 
-__all__ = ["FEW_EXAMPLES", "class_table", "example_rows", "split_warnings", "require_test_split"]
+__all__ = ["FEW_EXAMPLES", "class_table", "example_rows", "split_warnings", "require_test_split", "duplicate_ids"]
 
 #: A class with fewer examples (pieces, for music) than this is too small to learn or to score; said loudly.
 FEW_EXAMPLES = 5
@@ -80,6 +82,28 @@ def split_warnings(ds: Dataset) -> list[str]:
             out.append(f"{len(absent)} of {len(rows)} classes have no {unit[:-1]} in the {split} split: {listed}; "
                        f"the {split} score says nothing about them")
     return out
+
+
+def duplicate_ids(ids: Sequence[str], lines: Sequence[int | None] | None = None, what: str = "record") -> list[str]:
+    """A warning (a list of one, or empty) about ids that occur more than once: how many, which, and the line
+    of the first repeat. The records stay; each copy is an example of its own."""
+    counts = Counter(ids)
+    repeated = [i for i, n in counts.items() if n > 1]
+    if not repeated:
+        return []
+    seen, first_repeat = set(), None
+    for k, rid in enumerate(ids):
+        if rid in seen:
+            first_repeat = k
+            break
+        seen.add(rid)
+    at = (f"; first repeat at line {lines[first_repeat]}" if lines is not None and lines[first_repeat]
+          else f"; first repeat: {what} {first_repeat + 1}")
+    listed = ", ".join(f"{i!r} ({counts[i]}x)" for i in repeated[:10]) + (" ..." if len(repeated) > 10 else "")
+    copies = sum(counts[i] - 1 for i in repeated)
+    return [f"{len(repeated)} {what} id(s) occur more than once ({listed}{at}): all {copies + len(repeated)} "
+            f"records are kept, each an example of its own, so a copy counts twice and can land in both train and "
+            f"test -- give each {what} an id of its own, or remove the copies"]
 
 
 def require_test_split(ds: Dataset, path: str | Path | None, splits_from_file: bool) -> None:

@@ -17,32 +17,32 @@ Datasets:
 :func:`read_midi_folder` turns a folder of the user's MIDI files (one sub-folder per class) into a
 dataset the same way.
 
-Parsing is slow (music21 needs 0.05-0.5 s a file), so files are parsed in parallel worker processes
-and each file's pitch sequence is cached with diskcache under ``cache_dir()/"parsed_music"``, keyed by the
-parser and its version, the file's path, size and modification time: a second load reads the cache only.
+Parsing is slow (music21 reads about two scores a second a core), so files are parsed once per machine,
+in parallel worker processes, and each file's pitch sequence is cached as JSON (:mod:`~disc_core.data.parsed`):
+a second load, in any process, reads the cache only. :func:`warm` parses the built-in sets ahead of time
+(``python -m disc_core data warm``) and :func:`music_cache_state` says how much of a set is parsed already.
+A load's ``progress(done, total)`` is called at once with ``done`` 0, before the first piece is parsed.
 Files that cannot be parsed are skipped and counted in the dataset's notes (and cached as failures).
 """
 
 from __future__ import annotations
 
 import csv
-import os
 import random
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import ConfigError, DataError
-from .base import (SPLITS, Dataset, DatasetInfo, Record, cache_dir, find_data_file, make_dataset,
+from .base import (SPLITS, Dataset, DatasetInfo, Record, find_data_file, get_info, load_dataset, make_dataset,
                    register)
 from .io import read_text
-from .splits import stratified_split
+from .parsed import count_cached, parse_files
+from .splits import assign_splits
 
 __all__ = [
     "SEGMENT_LENGTH", "MIN_SEGMENT", "COMPOSERS", "MAX_WORKS_PER_COMPOSER", "MIDI_SUFFIXES", "segment_pitches",
     "score_to_pitches", "midi_to_pitches", "composer_works", "load_composers",
-    "load_maestro", "read_midi_folder", "METADATA_FOLDERS",
+    "load_maestro", "read_midi_folder", "METADATA_FOLDERS", "BUILTIN_MUSIC", "warm", "music_cache_state",
 ]
 
 SEGMENT_LENGTH = 128
@@ -58,7 +58,6 @@ MAX_WORKS_PER_COMPOSER = 90
 _SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid", ".midi")
 MIDI_SUFFIXES = (".mid", ".midi")
 MAESTRO_CSV = "music_maestro/maestro-v2.0.0.csv"
-_CACHE_FORMAT = 1  # bump when the pitch extraction changes
 _PITCH_STR = tuple(str(i) for i in range(128))
 
 Progress = Callable[[int, int], None] | None
@@ -131,14 +130,6 @@ def midi_to_pitches(path: str | Path) -> bytes:
 # Parallel, cached parsing
 # --------------------------------------------------------------------------------------------
 
-def _parse_safely(fn, path: str) -> tuple[bytes | None, str | None]:
-    try:
-        return fn(path), None
-    except Exception as err:  # any parser failure means "this file cannot be read"
-        msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        return None, f"{type(err).__name__}: {msg}"[:200]
-
-
 def _parser_version(kind: str) -> str:
     if kind == "score":
         import music21
@@ -149,53 +140,12 @@ def _parser_version(kind: str) -> str:
     return f"pretty_midi-{version('pretty_midi')}"
 
 
-def _cache_key(kind: str, version: str, path: Path) -> str:
-    st = path.stat()
-    return f"{_CACHE_FORMAT}|{kind}|{version}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-
-
 def _parse_files(paths: list[Path], kind: str, progress: Progress = None,
                  workers: int | None = None) -> dict[Path, tuple[bytes | None, str | None]]:
-    """Pitch bytes (or an error message) for every path, from the cache or parsed in worker processes."""
-    import diskcache
-
+    """Pitch bytes (or an error message) for every path, from the cache or parsed (:mod:`.parsed`)."""
     # Looked up at call time so that a test (or a caller) can replace the parser on the module.
     fn = score_to_pitches if kind == "score" else midi_to_pitches
-    version = _parser_version(kind)
-    total = len(paths)
-    results: dict[Path, tuple[bytes | None, str | None]] = {}
-    with diskcache.Cache(str(cache_dir() / "parsed_music")) as cache:
-        keys = {p: _cache_key(kind, version, p) for p in paths}
-        for p in paths:
-            hit = cache.get(keys[p])
-            if hit is not None:
-                results[p] = hit
-        missing = [p for p in paths if p not in results]
-        done = total - len(missing)
-        if progress:
-            progress(done, total)
-
-        def store(p, res):
-            nonlocal done
-            results[p] = res
-            cache.set(keys[p], res)
-            done += 1
-            if progress:
-                progress(done, total)
-
-        n_workers = min(workers or os.cpu_count() or 1, len(missing))
-        if n_workers > 1:
-            try:
-                with ProcessPoolExecutor(max_workers=n_workers) as pool:
-                    futures = {pool.submit(_parse_safely, fn, str(p)): p for p in missing}
-                    for fut in as_completed(futures):
-                        store(futures[fut], fut.result())
-            except BrokenProcessPool:  # a worker died (out of memory, crash): finish in this process
-                pass
-        for p in missing:
-            if p not in results:
-                store(p, _parse_safely(fn, str(p)))
-    return results
+    return parse_files(paths, fn, kind, _parser_version(kind), progress, workers)
 
 
 def _failure_note(failed: list[tuple[Path, str]], total: int, what: str = "MIDI files") -> str:
@@ -284,7 +234,7 @@ def load_composers(progress: Progress = None, composers: Sequence[str] = COMPOSE
     for label, (key, paths) in enumerate(works.items()):
         ok = [p for p in paths if parsed[p][0] is not None]
         failed += [(p, parsed[p][1]) for p in paths if parsed[p][0] is None]
-        splits = stratified_split([key] * len(ok), fractions, seed)
+        splits = assign_splits([key] * len(ok), fractions, seed, keep_small_classes=True)
         pieces += [(f"{key}/{p.name}", label, s, parsed[p][0]) for p, s in zip(ok, splits)]
     if not pieces:
         raise DataError(_failure_note(failed, len(all_paths), "scores"),
@@ -303,6 +253,31 @@ def load_composers(progress: Progress = None, composers: Sequence[str] = COMPOSE
     return make_dataset("composers", "music", "classification", "accuracy", records,
                         source="music21 corpus (bundled with the music21 package)",
                         label_names=label_names, voting=True, notes=notes)
+
+
+#: The built-in music sets: parsed ahead of time by :func:`warm` (``python -m disc_core data warm``).
+BUILTIN_MUSIC = ("composers",)
+
+
+def music_cache_state(name: str = "composers", composers: Sequence[str] = COMPOSERS,
+                      max_works_per_composer: int | None = MAX_WORKS_PER_COMPOSER, seed: int = 42) -> tuple[int, int]:
+    """(works of the built-in set ``name`` already parsed and cached, works in all), for the selection the
+    options make (those of :func:`load_composers`); the set is ready when the two are equal. Parses nothing."""
+    if name not in BUILTIN_MUSIC:
+        raise DataError(f"{name!r} is not a built-in music set", hint=f"use one of {', '.join(BUILTIN_MUSIC)}")
+    paths = [p for ps in composer_works(composers, max_works_per_composer, seed).values() for p in ps]
+    return count_cached(paths, "score", _parser_version("score")), len(paths)
+
+
+def warm(name: str = "composers", progress: Progress = None, workers: int | None = None) -> Dataset:
+    """Parse the music dataset ``name`` into the cache now, as its first load would, so that every later
+    load, in any process (a new dashboard tab, a run), reads the cache; returns the dataset.
+    ``progress(done, total)`` is called at once with 0 done, then after each file."""
+    info = get_info(name)
+    if info.discipline != "music" or info.origin == "user":
+        raise DataError(f"{info.name} is not a music set that is parsed on load (only {', '.join(BUILTIN_MUSIC)} "
+                        f"and maestro are)", hint="name a built-in music set, e.g. composers")
+    return load_dataset(info.name, progress=progress, workers=workers)
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,7 +442,7 @@ def read_midi_folder(path: str | Path, name: str = "midi-folder", seed: int = 42
     label_names = list(usable)
     pieces = []
     for label, (c, fs) in enumerate(usable.items()):
-        splits = stratified_split([c] * len(fs), fractions, seed)
+        splits = assign_splits([c] * len(fs), fractions, seed, keep_small_classes=True)
         pieces += [(f.relative_to(root).as_posix(), label, s, parsed[f][0]) for f, s in zip(fs, splits)]
     records, short = _pieces_to_records(pieces, segment_length, min_segment)
     notes = [_split_note(pieces, label_names), _segment_note(segment_length, min_segment)]
