@@ -28,7 +28,7 @@ __all__ = [
     "VARIANT_COLORS", "variant_color", "variant_order", "ema", "moving_average", "smooth", "SMOOTHERS", "RunSeries",
     "series_from_events", "loss_figure", "eval_figure", "results_bar", "pretraining_step",
     "pretraining_figure", "length_histogram", "class_balance", "symbol_frequency", "input_embeddings",
-    "pca_2d", "embedding_projection", "MAX_LABELS",
+    "pca_2d", "fit_pca", "embedding_projection", "MAX_LABELS",
 ]
 
 #: One colour per variant, the same on every chart (the text-shift cells share their base's hue family).
@@ -381,19 +381,31 @@ def input_embeddings(model_dir: str | Path) -> np.ndarray:
     raise KeyError(f"{model_dir}: no '*word_embeddings.weight' tensor in {', '.join(f.name for f in files)}")
 
 
+def fit_pca(x: np.ndarray, n_components: int = 2):
+    """``sklearn.decomposition.PCA`` fitted on the rows of ``x`` (float64, exact SVD), with fixed signs.
+
+    A principal axis is defined up to its sign, and which sign an SVD returns can change with the row order or
+    the library version. Here each component is turned so that its largest loading (in absolute value) is
+    positive, so the same rows give the same picture every time. ``transform`` then projects any rows.
+    """
+    from sklearn.decomposition import PCA
+
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # rows without spread: ratios NaN, not a warning
+        pca = PCA(n_components=min(n_components, *x.shape), svd_solver="full").fit(x)
+    comps = pca.components_
+    signs = np.sign(comps[np.arange(len(comps)), np.abs(comps).argmax(axis=1)])
+    pca.components_ = comps * np.where(signs == 0, 1.0, signs)[:, None]
+    return pca
+
+
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Project rows ``(N, H)`` onto their first two principal components: ``(N, 2)`` and the explained
-    variance ratios ``(2,)`` (centred, via numpy SVD)."""
-    x = np.asarray(x, dtype=np.float64)
-    xc = x - x.mean(axis=0, keepdims=True)
-    u, s, vt = np.linalg.svd(xc, full_matrices=False)
-    k = min(2, vt.shape[0])
-    proj = xc @ vt[:k].T
-    if k < 2:
-        proj = np.pad(proj, ((0, 0), (0, 2 - k)))
-    var = s ** 2
-    ratio = var[:2] / var.sum() if var.sum() > 0 else np.zeros(2)
-    return proj, np.pad(ratio, (0, 2 - len(ratio)))
+    variance ratios ``(2,)`` (:func:`fit_pca`: sklearn's PCA, signs fixed; zeros past the rank)."""
+    pca = fit_pca(x)
+    k = pca.n_components_
+    ratio = np.nan_to_num(pca.explained_variance_ratio_)
+    return np.pad(pca.transform(np.asarray(x, dtype=np.float64)), ((0, 0), (0, 2 - k))), np.pad(ratio, (0, 2 - k))
 
 
 #: Up to this many mapped tokens are labelled on the embedding chart; more crowd each other (hover instead)

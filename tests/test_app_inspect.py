@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _app() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert not at.exception, at.exception
-    at.switch_page("pages/inspect.py").run()
+    at.switch_page("views/inspect.py").run()
     assert not at.exception, at.exception
     return at
 

@@ -14,7 +14,7 @@ import pytest
 from disc_core.engine.config import RunConfig
 from disc_core.engine.experiment import run_experiment
 from disc_core.errors import ConfigError
-from disc_core.study.inspect import (attention_entropy, attention_maps, cached_inspection, embedding_drift,
+from disc_core.study.inspect import (attention_entropy, attention_maps, cached_inspection, embedding_drift, fit_pca,
                                      inspect_run, inspectable, linear_cka, resolve_run, starting_model)
 
 
@@ -63,6 +63,34 @@ def test_attention_entropy_of_uniform_and_one_hot_attention():
     assert attention_entropy(uniform, mask)[0, :, :4] == pytest.approx(np.full((2, 4), np.log(T)))
     assert attention_entropy(uniform, mask)[0, :, 4].tolist() == [0.0, 0.0]  # the padded query counts nothing
     assert attention_entropy(onehot, mask) == pytest.approx(np.zeros((1, 2, T)))
+
+
+def test_the_pca_is_sklearns_with_one_sign_whatever_the_row_order():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 6)) @ np.diag([5.0, 3.0, 1.0, 0.5, 0.2, 0.1])  # distinct variances: axes well defined
+    pca = fit_pca(x)
+    # the same axes as an SVD of the centred rows, up to sign, and the same share of the variance
+    _, s, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    assert np.abs(pca.components_ @ vt[:2].T) == pytest.approx(np.eye(2), abs=1e-9)
+    assert pca.explained_variance_ratio_ == pytest.approx(s[:2] ** 2 / (s ** 2).sum())
+    # the sign convention: each component's largest loading is positive
+    comps = pca.components_
+    assert all(c[np.abs(c).argmax()] > 0 for c in comps)
+    # shuffled rows, and rows whose SVD would come out flipped, give the very same picture
+    for rows in (x[rng.permutation(len(x))], np.vstack([x, x])[::-1]):
+        other = fit_pca(rows)
+        assert other.components_ == pytest.approx(comps, abs=1e-9)
+        assert other.transform(x) == pytest.approx(pca.transform(x), abs=1e-9)
+    flipped = x * np.array([-1.0, 1, 1, 1, 1, 1])  # the first axis reversed: its loadings flip, the sign rule holds
+    assert all(c[np.abs(c).argmax()] > 0 for c in fit_pca(flipped).components_)
+    assert fit_pca(x[:, :1]).n_components_ == 1  # one column: as many components as there can be
+    # the mapping page's embedding chart projects with the same PCA: each row keeps its point whatever the order
+    from disc_core.plots import pca_2d
+
+    perm = rng.permutation(len(x))
+    proj, ratio = pca_2d(x)
+    assert pca_2d(x[perm])[0] == pytest.approx(proj[perm], abs=1e-9) and proj == pytest.approx(pca.transform(x))
+    assert ratio == pytest.approx(pca.explained_variance_ratio_)
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -120,6 +148,9 @@ def test_a_trained_run_moved_only_the_tokens_it_saw(runs):
 
 def test_the_inspection_is_saved_and_read_back_not_recomputed(runs):
     first = inspect_run(runs["rand"], n_examples=8)
+    res = json.loads((runs["rand"] / "results.json").read_text())
+    assert first["predicts_one_class"] == res["predicts_one_class"] is not None  # the page can say so
+    assert first["score"] == res["score"]
     saved = (runs["rand"] / "inspect" / "inspect.json").stat().st_mtime_ns
     again = inspect_run(runs["rand"], n_examples=8)
     assert (runs["rand"] / "inspect" / "inspect.json").stat().st_mtime_ns == saved
@@ -127,6 +158,33 @@ def test_the_inspection_is_saved_and_read_back_not_recomputed(runs):
     assert cached_inspection(runs["rand"], n_examples=5) is None  # another sample is not the saved one
     other = inspect_run(runs["rand"], n_examples=5)
     assert other["n_examples"] == 5 and other["params"]["n_examples"] == 5
+    # computed again from scratch, the numbers and the PCA picture are the same (seeded sample, fixed signs)
+    fresh = inspect_run(runs["rand"], n_examples=8, recompute=True)
+    assert fresh["cka"] == pytest.approx(first["cka"], abs=1e-9)
+    assert np.asarray(fresh["drift"]["pca"]["after"]) == pytest.approx(np.asarray(first["drift"]["pca"]["after"]),
+                                                                        abs=1e-9)
+    assert not list((runs["rand"] / "inspect").glob("*.tmp"))  # atomic writes leave no temp file behind
+
+
+def test_an_inspection_saved_before_it_repeated_the_outcome_still_says_one_class(runs, tmp_path):
+    shutil.copytree(runs["rand"], tmp_path / "old")
+    inspect_run(tmp_path / "old", n_examples=6)
+    jpath = tmp_path / "old" / "inspect" / "inspect.json"
+    saved = json.loads(jpath.read_text())
+    for k in ("predicts_one_class", "predicted_classes", "majority_accuracy", "majority_label"):
+        saved.pop(k)
+    jpath.write_text(json.dumps(saved))
+    # mark the run as predicting one class, keeping results.json's time so that the saved inspection stays valid
+    res_path = tmp_path / "old" / "results.json"
+    stat = res_path.stat()
+    res = json.loads(res_path.read_text())
+    res["predicts_one_class"] = True
+    res_path.write_text(json.dumps(res))
+    import os
+
+    os.utime(res_path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = cached_inspection(tmp_path / "old", n_examples=6)
+    assert again is not None and again["predicts_one_class"] is True
 
 
 def test_what_cannot_be_inspected_says_why(runs, tiny_model, tmp_path):
@@ -164,9 +222,12 @@ def test_inspect_cli_writes_numbers_and_figures_for_pretrained_and_rand(runs, tm
     assert rc == 0
     out = buf.getvalue()
     assert "linear CKA" in out and "pretrained seed 2" in out and "rand seed 2" in out
+    assert ("predicts a single class" in out) == any(
+        json.loads((runs[v] / "results.json").read_text()).get("predicts_one_class") for v in ("pretrained", "rand"))
     for f in ("inspect.json", "inspect.html", "cka.png", "entropy.png", "drift.png", "attention_pretrained_seed2.png",
               "attention_rand_seed2.png"):
         assert (tmp_path / "out" / f).stat().st_size > 1000, f
     summary = json.loads((tmp_path / "out" / "inspect.json").read_text())
     assert [s["label"] for s in summary] == ["pretrained", "rand"] and len(summary[0]["cka"]) == 3
+    assert all(isinstance(s["predicts_one_class"], bool) for s in summary)
     assert main(["inspect", str(tmp_path / "nowhere")]) == 2  # a user error: one line, status 2

@@ -7,7 +7,6 @@ all of them together: ``inspect.json``, ``inspect.html`` (interactive, works off
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .base import command, print_table
@@ -34,6 +33,7 @@ def _inspect(p):
 
     def run(args) -> int:
         from ..errors import ConfigError
+        from ..fileio import atomic_write_json, atomic_write_text
         from ..study.inspect import (cka_figure, drift_figure, embedding_figure, entropy_figure, attention_figure,
                                      inspect_run, resolve_run, write_pngs)
 
@@ -48,11 +48,11 @@ def _inspect(p):
             runs.append(data)
         out = Path(args.out) if args.out else dirs[0] / "inspect"
         out.mkdir(parents=True, exist_ok=True)
-        keep = ("label", "variant", "dataset", "seed", "model", "run_dir", "metric", "score", "split", "n_examples",
-                "n_tokens", "params", "layers", "cka", "entropy")
+        keep = ("label", "variant", "dataset", "seed", "model", "run_dir", "metric", "score", "predicts_one_class",
+                "split", "n_examples", "n_tokens", "params", "layers", "cka", "entropy")
         summary = [{**{k: r[k] for k in keep}, "drift": {k: v for k, v in r["drift"].items() if k != "pca"}}
                    for r in runs]
-        (out / "inspect.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        atomic_write_json(out / "inspect.json", summary, indent=1)
         figs = [cka_figure(runs), entropy_figure(runs), drift_figure(runs)]
         for r in runs:
             figs += [embedding_figure(r), attention_figure(r, layer=r["attention"]["layers"] - 1)]
@@ -60,7 +60,7 @@ def _inspect(p):
         for k, f in enumerate(figs):
             html.append(f.to_html(full_html=False, include_plotlyjs=(k == 0)))
         html.append("</body></html>")
-        (out / "inspect.html").write_text("\n".join(html), encoding="utf-8")
+        atomic_write_text(out / "inspect.html", "\n".join(html))
         pngs = [] if args.no_png else write_pngs(runs, out)
         n_layers = max(len(r["cka"]) for r in runs)
         print("\nlinear CKA between the start and the fine-tuned model, by layer (0 = embeddings; 1 = unchanged):")
@@ -78,6 +78,10 @@ def _inspect(p):
                       "max": f"{max(r['drift']['relative'], default=0):.4f}",
                       "other vocabulary rows moved": f"{r['drift']['others_moved']} of {r['drift']['others_n']}"}
                      for r in runs])
+        for r in runs:
+            if r.get("predicts_one_class"):
+                print(f"\nnote: {r['label']} seed {r['seed']} predicts a single class on its test set: its score is "
+                      "the majority level, and what its layers and embeddings did explains no learning")
         print(f"\nwrote {out / 'inspect.json'}, {out / 'inspect.html'}" + "".join(f", {p.name}" for p in pngs))
         return 0
 
