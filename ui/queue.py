@@ -20,7 +20,8 @@ def queue_panel(view, key: str, current_group: str | None = None) -> None:
             st.caption("A run launched now starts at once.")
             return
         st.dataframe(pd.DataFrame([{
-            "group": (e.run.group or "") + ("  ← this group" if current_group and e.run.group == current_group else ""),
+            "group": (e.run.group or "") + ("  ← this group" if current_group and e.run.group == current_group
+                                            else ""),
             "run": f"{e.label} seed {e.run.seed}", "status": e.status,
             "runs ahead": str(e.ahead) if e.status == "queued" else "",
             "starts": "running" if e.status == "running" else about(e.starts_in_s),

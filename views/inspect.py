@@ -1,12 +1,15 @@
 """Inside the model: for finished runs of one group (pretrained, re-emb, rand side by side), which layers fine-tuning
 rewrote (linear CKA), how far the mapped tokens' embeddings moved, and what each layer attends to."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from disc_core.study import inspect as inside
 from ui.data import run_store
-from ui.feedback import fmt_duration, show_error
+from ui.feedback import fmt_duration, plural, show_error
 from ui.nav import PAGES
+from ui.roles import is_teacher, teacher_help
 from ui.state import shared_selectbox
 
 
@@ -17,10 +20,7 @@ def _saved(run_dir: str, n_examples: int, stamp: float):
 
 
 def _stamp(run_dir: str) -> float:
-    from pathlib import Path
-
-    p = Path(run_dir) / "inspect" / "inspect.json"
-    return p.stat().st_mtime if p.exists() else 0.0
+    return p.stat().st_mtime if (p := Path(run_dir) / "inspect" / "inspect.json").exists() else 0.0
 
 
 st.title("Inside the model")
@@ -43,11 +43,10 @@ if not usable:
 
 groups = list(dict.fromkeys(r.group for r in sorted(usable, key=lambda r: r.finished or 0, reverse=True)))
 group = shared_selectbox("Run group", groups, "group", key="inspect-group")
-in_group = sorted((r for r in usable if r.group == group), key=lambda r: (r.label not in ("pretrained", "re-emb",
-                                                                                          "rand"), r.label, r.seed))
-names = {f"{r.label} seed {r.seed}": r for r in in_group}
-first_seed = min(r.seed for r in in_group)
-default = [n for n, r in names.items() if r.seed == first_seed and r.label in ("pretrained", "re-emb", "rand")]
+MAIN = ("pretrained", "re-emb", "rand")
+names = {f"{r.label} seed {r.seed}": r for r in sorted((r for r in usable if r.group == group),
+                                                       key=lambda r: (r.label not in MAIN, r.label, r.seed))}
+default = [n for n, r in names.items() if r.seed == min(x.seed for x in names.values()) and r.label in MAIN]
 chosen = st.multiselect("Runs", list(names), default=default or list(names)[:2], key=f"inspect-runs-{group}",
                         help="pretrained, re-emb and rand of one seed side by side by default")
 n_examples = st.select_slider("Validation examples in the sample", [8, 16, 32, 64], value=32, key="inspect-examples",
@@ -56,13 +55,13 @@ if not chosen:
     st.info("Pick at least one run.")
     st.stop()
 
-runs = [names[n] for n in chosen]
-datas = {n: _saved(r.run_dir, n_examples, _stamp(r.run_dir)) for n, r in zip(chosen, runs)}
+datas = {n: _saved(names[n].run_dir, n_examples, _stamp(names[n].run_dir)) for n in chosen}
 todo = [n for n, d in datas.items() if d is None]
 if todo:
     st.info(f"Not looked inside yet with this sample: {', '.join(todo)}. This loads each model in this page's "
             "process for the small sample (a few seconds each for MiniLM), then saves the numbers beside the run.")
-    if st.button(f"Look inside {len(todo)} run(s)", key="inspect-go", type="primary"):
+    if st.button(f"Look inside {plural(len(todo), 'run')}", key="inspect-go", type="primary",
+                 disabled=not is_teacher(), help=teacher_help("loads each model on the server, once")):
         with st.status("Looking inside ...", expanded=True) as status:
             for n in todo:
                 try:
@@ -76,6 +75,10 @@ if todo:
     if len(todo) == len(chosen):
         st.stop()
 ready = [d for d in datas.values() if d is not None]
+for d in (d for d in ready if d.get("predicts_one_class")):  # its insides explain no learning: say so first
+    st.warning(f"**{d['label']} seed {d['seed']} predicts one class only** on the test set: what it shows below is a "
+               "model that learnt nothing that tells the classes apart, not what transfer looks like.",
+               icon=":material/warning:")
 
 st.subheader("Which layers the task rewrote")
 st.plotly_chart(inside.cka_figure(ready), key="inspect-cka")

@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from disc_core import plots
-from disc_core.engine.mapping import MAPPINGS, PAPER_SHIFT, TEXT_MAPPINGS, build_symbol_mapping, build_text_shift, preview
+from disc_core.engine.mapping import (MAPPINGS, PAPER_SHIFT, TABLE_FORMATS, TEXT_MAPPINGS, build_symbol_mapping,
+                                     build_text_shift, preview)
 from ui.chips import chip_colors, chips
 from ui.data import dataset_picker, get_dataset, get_tokenizer
 from ui.feedback import show_error
@@ -33,20 +34,20 @@ if ds.is_text:
 else:
     strategy = st.radio("Strategy", list(MAPPINGS), key="mapping-strategy", horizontal=True,
                         help="frequent: the paper's choice; unused: BERT's [unused*] rows")
-    seed, table = 0, None
+    seed, table, counts = 0, None, ds.symbol_counts("train")
     if strategy == "random":
         seed = st.number_input("seed", 0, 10_000, 0, key="mapping-seed")
-    if strategy == "custom":
-        start = build_symbol_mapping(ds.alphabet, tok, "frequent", symbol_counts=ds.symbol_counts("train"))
-        default = "\n".join(f"{s},{t}" for s, t in start.tokens.items())
-        text = st.text_area("symbol,token (one per line)", default, key="mapping-table", height=150)
-        table = dict(line.split(",", 1) for line in text.splitlines() if "," in line)
+    if strategy == "custom":  # typed in, read by the engine's one table reader (line numbers in its messages)
+        start = build_symbol_mapping(ds.alphabet, tok, "frequent", symbol_counts=counts)
+        table = st.text_area(f"Mapping table: {TABLE_FORMATS}", "\n".join(f"{s},{t}" for s, t in start.tokens.items()),
+                             key="mapping-table", height=150)
     build = lambda: build_symbol_mapping(ds.alphabet, tok, strategy, seed=int(seed), table=table,  # noqa: E731
-                                         symbol_counts=ds.symbol_counts("train"))
+                                         symbol_counts=counts)
 
 try:
-    mapping = build()
-    p = preview(ds, tok, mapping, n_samples=3, seed=st.session_state.get("mapping-sample", 0))
+    with st.spinner("Mapping the symbols and drawing a sample ..."):
+        mapping = build()
+        p = preview(ds, tok, mapping, n_samples=3, seed=st.session_state.get("mapping-sample", 0))
 except Exception as err:
     show_error(err)
     st.stop()

@@ -42,7 +42,8 @@ def _start(name: str, fresh: bool) -> None:
     st.session_state["runs-flash"] = (
         f"You started the demo **{launched.group}**." if launched.created else
         f"A demo with these settings was already running or had just finished, so you joined it "
-        f"(**{launched.group}**) instead of queueing another. *Start a fresh one* on the Overview page queues a new one.")
+        f"(**{launched.group}**) instead of queueing another. *Start a fresh one* on the Overview page queues a "
+        "new one.")
     remember("group", launched.group)
     st.switch_page(PAGES["runs"], query_params={"group": launched.group})
 
@@ -71,10 +72,10 @@ for name, demo in DEMOS.items():
         if a.button(label, key="overview-demo" if name == "splice" else f"overview-demo-{name}", type="primary",
                     icon=":material/play_arrow:" if card.group is None else ":material/groups:"):
             _start(name, fresh=False)
+        fresh_help = teacher_help("queue a new demo of these settings even though one is on (it waits behind it); "
+                                  f"a new one: {card.estimate.describe()}")
         if card.group and b.button("Start a fresh one", key=f"overview-demo-fresh-{name}", icon=":material/add:",
-                                   disabled=not is_teacher(),
-                                   help=teacher_help("queue a new demo of these settings even though one is on "
-                                                     f"(it waits behind it); a new one costs {card.estimate.describe()}")):
+                                   disabled=not is_teacher(), help=fresh_help):
             _start(name, fresh=True)
         if card.group:
             c.page_link(PAGES["runs"], label=f"Watch {card.group}", icon=":material/monitoring:",

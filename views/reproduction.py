@@ -11,6 +11,7 @@ from disc_core.study.reproduce import PROFILES, STUDIES
 from disc_core.study.report import (LOSS_GAP_NOTE, LOSS_GAP_TITLE, PAPER_GAP, PAPER_GAP_NOTE, published_info,
                                     study_tables, training_loss_table)
 from ui.feedback import show_error
+from ui.tables import scrolling_markdown, wide_dataframe
 
 PUBLISHED = Path(__file__).resolve().parent.parent / "docs" / "REPRODUCTION.json"
 
@@ -64,6 +65,9 @@ if len(losses):
     contents.append(f"- [{LOSS_GAP_TITLE}](#training-loss)")
 if tables.get("pretrain-steps", {}).get("results"):
     contents.append("- [Score against pre-training steps (the paper's Figure 3)](#study-pretrain-steps)")
+figures = sorted((PUBLISHED.parent if source == "Published report" else root).joinpath("figures").glob("*.png"))
+if figures:
+    contents.append("- [Figures (training loss by task, time to signal)](#figures)")
 with st.container(border=True):
     st.markdown("**Contents**\n\n" + "\n".join(contents))
 for study, t in tables.items():
@@ -71,16 +75,16 @@ for study, t in tables.items():
         continue
     title, where = STUDIES.get(study, (study, ""))
     st.subheader(f"{title} (the paper's {where})" if where else title, anchor=f"study-{study}")
-    st.markdown(to_markdown(t["summary"]))
+    scrolling_markdown(to_markdown(t["summary"]))
     if len(t.get("orderings", [])):
         st.markdown("Ordering checks (paired by seed: mean difference, 95% interval, one-sided p, verdict)")
-        st.dataframe(t["orderings"], hide_index=True, width="stretch")
+        wide_dataframe(t["orderings"], key=f"repro-orderings-{study}")
         if PAPER_GAP in t["orderings"]:
             st.caption(PAPER_GAP_NOTE)
 if len(losses):
     st.subheader(LOSS_GAP_TITLE, anchor="training-loss")
     st.caption(LOSS_GAP_NOTE)
-    st.dataframe(losses, hide_index=True, width="stretch")
+    wide_dataframe(losses, key="repro-losses")
 steps = tables.get("pretrain-steps", {}).get("results")
 if steps:
     pts = [{**r, "model": f"step_{r['pretrain_step']}"} for r in steps]
@@ -89,3 +93,9 @@ if steps:
     st.dataframe(tables["pretrain-steps"]["summary"], hide_index=True, width="stretch")
     if fig is not None:
         st.plotly_chart(fig, width="stretch")
+if figures:
+    st.subheader("Figures", anchor="figures")
+    st.caption(f"The report's figures (`{figures[0].parent}`): each task's training loss, pretrained against rand "
+               "(the paper's Figure 2), and the validation metric against training tokens.")
+    for col, fig_path in zip(st.columns(2) * len(figures), figures):
+        col.image(str(fig_path), caption=fig_path.stem.replace("_", " · "), width="stretch")

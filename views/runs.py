@@ -8,10 +8,12 @@ import streamlit as st
 from disc_core import plots
 from disc_core.runs.queue import group_progress, queue_view, status_text
 from disc_core.runs.store import ACTIVE, effective_events
+from ui.curves import curve_controls, empty_note
 from ui.data import dataset_infos, run_store
 from ui.feedback import fmt_duration, show_error
 from ui.nav import PAGES
 from ui.queue import queue_panel
+from ui.roles import is_teacher, teacher_help
 from ui.state import remembered, shared_selectbox
 
 REFRESH_S = 2.0
@@ -35,22 +37,8 @@ group = shared_selectbox("Run group", groups, "group", key="runs-group")
 flash = st.session_state.pop("runs-flash", None)  # what the demo button did: started or joined
 if flash:
     st.info(flash, icon=":material/groups:")
-
-c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 1, 1])
-smoothing = c1.radio("Smoothing", plots.SMOOTHERS, key="runs-smoothing", horizontal=True,
-                     help="ema: exponential moving average, each point a weighted mean of all earlier ones (the "
-                          "weight says how much the past counts); moving average: the mean of the last steps. "
-                          "The raw loss stays faint behind.")
-if smoothing == "ema":
-    amount = c2.slider("EMA weight", 0.0, 0.99, 0.6, key="runs-ema",
-                       help="0: no smoothing; 0.9: the curve follows the loss slowly")
-elif smoothing == "moving average":
-    amount = c2.slider("window (steps)", 2, 100, 10, key="runs-window")
-else:
-    amount = 0
-log_y = c3.toggle("log y", key="runs-logy")
-x = c4.radio("x", ("step", "time"), key="runs-x")
-live = c5.toggle("live", value=True, key="runs-live", help=f"refresh every {REFRESH_S:g} s while runs go on")
+smoothing, amount, log_y, x, live = curve_controls(REFRESH_S)
+teacher = is_teacher()
 
 
 def _status_line(r, entry) -> str:
@@ -66,6 +54,14 @@ def events(run_id: str) -> list[dict]:
     return effective_events(seen)
 
 
+def _cancelling(where, text: str, stop) -> None:
+    """Say so at once (stopping running workers takes seconds), then stop, then redraw."""
+    where.info(f"{text} …", icon=":material/hourglass_top:")
+    with st.spinner(text + " …"):
+        stop()
+    st.rerun()
+
+
 def draw(group: str) -> None:
     every = store.list()
     view = queue_view(runs=every)
@@ -77,16 +73,9 @@ def draw(group: str) -> None:
                    "(Ray places them; this machine's queue above does not count them).")
     runs = sorted((r for r in every if r.group == group), key=lambda r: (plots.variant_order(r.label), r.seed))
     series = [plots.series_from_events(f"{r.label} s{r.seed}", r.label, events(r.id)) for r in runs]
-    waiting = [view.of(r.id) for r in runs if r.status == "queued"]
-    if runs and len(waiting) == len(runs) and waiting[0] is not None:
-        empty = f"nothing trained yet: this group is {waiting[0].describe()}"
-    elif runs and not any(r.active for r in runs):
-        ended = ", ".join(dict.fromkeys(r.status for r in runs))
-        empty = f"no steps: the runs ended ({ended}) before their first logged step"
-    else:
-        empty = "no steps yet: the runs are starting (loading the model and the data)"
     left, right = st.columns([3, 2])
-    left.plotly_chart(plots.loss_figure(series, smoothing, amount, log_y, x, empty_note=empty), key="runs-loss")
+    left.plotly_chart(plots.loss_figure(series, smoothing, amount, log_y, x, empty_note=empty_note(runs, view)),
+                      key="runs-loss")
     info = dataset_infos().get(runs[0].dataset) if runs else None  # its paper metric comes first
     metrics = list(dict.fromkeys(([info.metric] if info else []) + sorted(m for s in series for m in s.evals
                                                                           if m != "n") + ["loss"]))
@@ -96,21 +85,20 @@ def draw(group: str) -> None:
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     a.progress(prog.fraction, text=f"Group {group}: {prog.describe()}")
     if prog.active and b.button("Cancel the whole group", key="runs-cancel-group", icon=":material/cancel:",
-                                help="stop every queued and running run of this group"):
+                                disabled=not teacher, help=teacher_help("stop every queued and running run of it")):
         from disc_core.runs.runner import cancel_group
 
-        cancel_group(group)
-        st.rerun()
+        _cancelling(a, f"Cancelling the whole group {group}", lambda: cancel_group(group))
     for r in runs:
         a, b = st.columns([3, 1], vertical_alignment="bottom")
         a.markdown(_status_line(r, view.of(r.id)))
         if r.total_steps:
             a.progress(min((r.step or 0) / r.total_steps, 1.0))
-        if r.status in ACTIVE and b.button("Cancel", key=f"runs-cancel-{r.id}", icon=":material/stop_circle:"):
+        if r.status in ACTIVE and b.button("Cancel", key=f"runs-cancel-{r.id}", icon=":material/stop_circle:",
+                                           disabled=not teacher, help=teacher_help()):
             from disc_core.runs.runner import cancel
 
-            cancel(r.id)
-            st.rerun()
+            _cancelling(a, f"Cancelling {r.label} seed {r.seed}", lambda r=r: cancel(r.id))
         if r.status == "failed":
             a.error(r.error or "the run failed without a message; see its log in " + str(r.run_dir))
     if st.session_state.get("runs-was-active") and not any(r.status in ACTIVE for r in runs):

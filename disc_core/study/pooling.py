@@ -252,8 +252,12 @@ def _runs(n: int) -> str:
 
 def sections(rows: list[dict], order: list[str] | None = None) -> list[Section]:
     """The rows pooled (:func:`split_pools`), each pool with one run per seed (:func:`one_per_seed`); the
-    pools in the order of ``order`` (the groups as chosen), else as they first appear."""
+    pools in the order of ``order`` (the groups as chosen), else as they first appear; the rows in the order of
+    the variants (pretrained, re-emb, rand, ...), then of the seeds."""
+    from ..plots import variant_order
+
     order = order or list(dict.fromkeys(r["group"] for r in rows))
+    rows = sorted(rows, key=lambda r: (variant_order(r["label"]), r["seed"]))
     pools = sorted(split_pools(rows), key=lambda p: min(order.index(g) if g in order else len(order)
                                                         for g in p.groups))
     out = []
