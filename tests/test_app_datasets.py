@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _app() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
     assert not at.exception, at.exception
-    at.switch_page("pages/datasets.py").run()
+    at.switch_page("views/datasets.py").run()
     at.radio(key="datasets-origin").set_value("Your own").run()
     assert not at.exception, at.exception
     return at

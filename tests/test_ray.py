@@ -98,7 +98,7 @@ def test_a_comparison_spreads_over_the_nodes_and_streams_live_metrics(store, tin
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90).run()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.selectbox(key="runs-group").set_value("ray-cmp").run()
     assert not at.exception, at.exception
     shown = " ".join(m.value for m in at.markdown)
