@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 
 __all__ = [
@@ -68,29 +69,19 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def ema(values: Sequence[float], alpha: float) -> np.ndarray:
     """Debiased exponential moving average (TensorBoard's): weight ``alpha`` on the past, in [0, 1).
 
-    ``alpha = 0`` returns the values; the first points are not pulled towards zero.
+    ``alpha = 0`` returns the values; the first points are not pulled towards zero (pandas' ``ewm`` with
+    ``adjust=True``: each point's weight divided by the weights so far).
     """
     if not 0 <= alpha < 1:
         raise ValueError(f"EMA weight must be in [0, 1), got {alpha}")
-    y = np.asarray(values, dtype=float)
-    out = np.empty_like(y)
-    acc, norm = 0.0, 0.0
-    for k, v in enumerate(y):
-        acc = alpha * acc + (1 - alpha) * v
-        norm = alpha * norm + (1 - alpha)
-        out[k] = acc / norm
-    return out
+    return pd.Series(values, dtype=float).ewm(alpha=1 - alpha, adjust=True).mean().to_numpy()
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     """Trailing mean over the last ``window`` points (fewer at the start); same length as ``values``."""
     if window < 1:
         raise ValueError(f"moving-average window must be at least 1, got {window}")
-    y = np.asarray(values, dtype=float)
-    c = np.concatenate([[0.0], np.cumsum(y)])
-    idx = np.arange(1, len(y) + 1)
-    lo = np.maximum(idx - window, 0)
-    return (c[idx] - c[lo]) / (idx - lo)
+    return pd.Series(values, dtype=float).rolling(window, min_periods=1).mean().to_numpy()
 
 
 def smooth(values: Sequence[float], method: str = "ema", amount: float = 0.6) -> np.ndarray:
