@@ -1,0 +1,108 @@
+"""The best-lr study (each variant at its own best rate) and Figure 3's share of the gain, on crafted cells."""
+
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from disc_core.study.best_lr import best_lr_tables
+from disc_core.study.pretrain_gain import gain_share, gain_table, pretrain_points
+from disc_core.study.reproduce import BEST_LR_GRID, best_lr_choice, build_plan, lr_sub, n_cells, task_configs
+
+
+def _cell(d, dataset, label, seed, score, val=None, lr=1e-4):
+    d.mkdir(parents=True)
+    (d / "results.json").write_text(json.dumps({"dataset": dataset, "label": label, "variant": label.split("+")[0],
+                                                "seed": seed, "metric": "accuracy", "score": score,
+                                                "best_validation": val if val is not None else score}))
+    (d / "config.json").write_text(json.dumps({"config": {"dataset": dataset, "learning_rate": lr, "seed": seed}}))
+
+
+def _best_lr_root(tmp_path, val):
+    """amp-uniprot: seed 0 at every rate of the grid with validation ``val[label][lr]``; seeds 1-2 at the best."""
+    root = tmp_path / "laptop"
+    for label, by_lr in val.items():
+        for lr, v in by_lr.items():
+            _cell(root / "best-lr" / lr_sub(lr) / "amp-uniprot" / label / "seed0", "amp-uniprot", label, 0,
+                  score=v - 0.01, val=v, lr=lr)
+        best = max(sorted(by_lr), key=lambda r: by_lr[r])
+        for s in (1, 2):
+            _cell(root / "best-lr" / lr_sub(best) / "amp-uniprot" / label / f"seed{s}", "amp-uniprot", label, s,
+                  score=by_lr[best] + (0.01 if label.startswith("pre") else 0.02) * s, lr=best)
+    return root
+
+
+def test_each_variant_gets_the_rate_its_validation_prefers_and_verdicts_are_set_side_by_side(tmp_path):
+    val = {"pretrained": {3e-5: 0.80, 1e-4: 0.85, 3e-4: 0.70}, "rand": {3e-5: 0.60, 1e-4: 0.65, 3e-4: 0.75}}
+    root = _best_lr_root(tmp_path, val)
+    # the one-rate study at 1e-4: pretrained ahead on every seed
+    for s, (p, r) in enumerate([(0.84, 0.64), (0.86, 0.62), (0.85, 0.66)]):
+        _cell(root / "non-text" / "amp-uniprot" / "pretrained" / f"seed{s}", "amp-uniprot", "pretrained", s, p)
+        _cell(root / "non-text" / "amp-uniprot" / "rand" / f"seed{s}", "amp-uniprot", "rand", s, r)
+    task = next(t for t in build_plan("laptop", only=["best-lr/amp-uniprot"]).tasks)
+    chosen = best_lr_choice(task, root)
+    assert chosen["pretrained"]["learning_rate"] == 1e-4 and chosen["rand"]["learning_rate"] == 3e-4
+    assert chosen["rand"]["grid"] == val["rand"]
+    t = best_lr_tables(root)
+    grid = t["grid"]
+    assert len(grid) == 6 and grid[grid["chosen"]]["learning rate"].tolist() == [1e-4, 3e-4]
+    row = t["protocols"].iloc[0]
+    assert row["one rate: lr"] == "0.0001" and row["one rate: verdict"] == "holds"
+    assert row["each at its best: lr"] == "0.0001 / 0.0003" and row["each at its best: seeds"] == 3
+    # at its best rand is 0.74/0.77/0.79 against pretrained's 0.84/0.86/0.87: still ahead, the verdict stands
+    assert row["each at its best: verdict"] == "holds" and row["verdict changes"] == "no"
+
+
+def test_a_variant_with_an_unfinished_grid_waits_and_the_table_says_not_yet(tmp_path):
+    root = _best_lr_root(tmp_path, {"pretrained": {3e-5: 0.8, 1e-4: 0.85, 3e-4: 0.7}})
+    task = next(t for t in build_plan("laptop", only=["best-lr/amp-uniprot"]).tasks)
+    assert set(best_lr_choice(task, root)) == {"pretrained"}
+    row = best_lr_tables(root)["protocols"].iloc[0]
+    assert row["one rate: verdict"] == "not run" and row["verdict changes"].startswith("not yet")
+
+
+def test_best_lr_tasks_in_the_laptop_plan_and_their_cell_count():
+    tasks = build_plan("laptop", only=["best-lr"]).tasks
+    assert {t.dataset for t in tasks} == {"h4", "rte", "amp-uniprot", "cola"}
+    for t in tasks:
+        assert t.lr_grid == BEST_LR_GRID and t.seeds == (0, 1, 2)
+        # the grid's rate wins over the plan's
+        assert {c.learning_rate for c in task_configs(t, "m", learning_rate=3e-4)} == {3e-4}
+        # every variant: the first seed at each rate, then two more seeds at the chosen one
+        assert n_cells(t) == len(t.variants) * (len(BEST_LR_GRID) + 2)
+    assert n_cells(replace(tasks[0], lr_grid=())) == len(tasks[0].variants) * 3
+
+
+def _pt_root(tmp_path, scores):
+    """pretrain-steps cells: ``scores[step][seed]`` on splice, plus a google point."""
+    root = tmp_path / "laptop"
+    for step, by_seed in scores.items():
+        folder = "google" if step == "google" else f"step_{step}"
+        for seed, sc in enumerate(by_seed):
+            _cell(root / "pretrain-steps" / "runs" / folder / "splice" / "pretrained" / f"seed{seed}", "splice",
+                  "pretrained", seed, sc)
+    return root
+
+
+def test_share_of_the_gain_at_two_percent_with_an_interval(tmp_path):
+    root = _pt_root(tmp_path, {0: [0.50, 0.52, 0.48], 120: [0.80, 0.78, 0.79], 600: [0.85, 0.84, 0.86],
+                               3000: [0.88, 0.87, 0.89], 6000: [0.90, 0.90, 0.88], "google": [0.95, 0.96, 0.95]})
+    pts = pretrain_points(root)
+    assert len(pts) == 18 and set(pts["step"]) == {0, 120, 600, 3000, 6000, "google"}
+    g = gain_share(pts, "splice")
+    assert g["step_at"] == 120 and g["fraction_at"] == pytest.approx(0.02)
+    per_seed = [(0.80 - 0.50) / 0.40, (0.78 - 0.52) / 0.38, (0.79 - 0.48) / 0.40]
+    assert g["share_per_seed"] == pytest.approx(per_seed)
+    lo, hi = g["ci95"]
+    assert lo < g["share"] < hi and lo > 0.5  # most of the gain, with its interval
+    row = gain_table(pts).iloc[0]
+    assert row["most of the gain (> 0.5)?"] == "yes" and row["checkpoint"] == "step 120 (2%)"
+
+
+def test_no_gain_to_share_is_said_plainly(tmp_path):
+    root = _pt_root(tmp_path, {0: [0.6, 0.6], 120: [0.5, 0.7], 6000: [0.55, 0.58]})
+    row = gain_table(pretrain_points(root)).iloc[0]
+    assert row["most of the gain (> 0.5)?"] == "n/a (no gain to share)"
+    g = gain_share(pretrain_points(root), "splice")
+    assert g["gain_0_to_last"] < 0 and not math.isnan(g["share"])
