@@ -249,3 +249,25 @@ def test_cell_state_judges_the_data_by_its_fingerprint(tmp_path):
     assert cell_state(d, cfg) == "done"  # a caller that does not know the data judges the config only
     (d / "results.json").write_text(json.dumps({"score": 0.5}))  # recorded before runs kept a fingerprint
     assert cell_state(d, cfg, "bbbb") == "done"
+
+
+def test_data_warm_parses_the_builtin_music_once(tmp_path, capsys, monkeypatch):
+    from disc_core.data import music
+
+    monkeypatch.setenv("DISC_CACHE_DIR", str(tmp_path))  # its own cache: the parser below is not music21's
+    parsed = []
+
+    def fake_parse(path):  # music21 at ~2 scores a second is not what this test is about
+        parsed.append(path)
+        return bytes(55 + (i * 7 + len(parsed)) % 24 for i in range(300))
+
+    monkeypatch.setattr(music, "score_to_pitches", fake_parse)
+    assert music.music_cache_state() == (0, 319)
+    rc, out, err = cli(capsys, "data", "warm", "--workers", "1", "--quiet")
+    assert rc == 0, err
+    assert out.startswith("composers: ready in ") and "319 pieces" in out and len(parsed) == 319
+    assert music.music_cache_state() == (319, 319)
+    rc, out, _ = cli(capsys, "data", "warm", "composers", "--workers", "1", "--quiet")
+    assert rc == 0 and "319 pieces" in out and len(parsed) == 319  # the second time only reads the cache
+    rc, _, err = cli(capsys, "data", "warm", "splice")
+    assert rc != 0 and "not a music set" in err

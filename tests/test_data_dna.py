@@ -177,3 +177,33 @@ def test_assign_splits_exact_counts_stratified_and_seeded():
     assert splits != assign_splits(labels, {"train": 0.8, "validation": 0.1, "test": 0.1}, seed=4)
     with pytest.raises(ValueError, match="sum to 1"):
         assign_splits(labels, {"train": 0.8, "test": 0.1})
+
+
+def test_both_split_rules_are_pinned():
+    # A dataset's fingerprint covers its split and finished cells are reused only for the same fingerprint, so
+    # the splitter must not move any item. Hashes of the splits made before the two splitters became one.
+    import hashlib
+    import json
+    import random
+
+    def digest(splits):
+        return hashlib.sha256(json.dumps(splits).encode()).hexdigest()[:16]
+
+    rng = random.Random(0)
+    labels = [rng.choice("abcde") for _ in range(997)] + ["rare"] * 2 + ["three"] * 3 + [7]
+    ints = [rng.randrange(4) for _ in range(503)]
+    got = {}
+    for seed in (0, 42):
+        got[f"paper-{seed}"] = digest(assign_splits(labels, {"train": .9, "validation": .05, "test": .05}, seed))
+        got[f"dev-{seed}"] = digest(assign_splits(ints, {"train": .85, "validation": .15}, seed))
+        got[f"plain-{seed}"] = digest(assign_splits(ints, {"train": .9, "validation": .1}, seed, stratify=False))
+        got[f"small-{seed}"] = digest(assign_splits(labels, (0.8, 0.1, 0.1), seed, keep_small_classes=True))
+        got[f"small-ints-{seed}"] = digest(assign_splits(ints, (0.7, 0.2, 0.1), seed, keep_small_classes=True))
+        got[f"one-class-{seed}"] = digest(assign_splits(["bach"] * 90, (0.8, 0.1, 0.1), seed, keep_small_classes=True))
+    assert got == {
+        "paper-0": "0cdef9fb32cc58dc", "dev-0": "1d2782ca62cc535a", "plain-0": "34172285eacddfd9",
+        "small-0": "375d185fd20e1cda", "small-ints-0": "38a76b7778498371", "one-class-0": "c992baa91274c3ee",
+        "paper-42": "8b5a1569a8910425", "dev-42": "43531d503d91a55b", "plain-42": "3cd13c3fa03d9f6c",
+        "small-42": "249ecf393efd2926", "small-ints-42": "6596dbe27871f204", "one-class-42": "d3cdab411b681156"}
+    small = assign_splits(["a"] * 3 + ["b"] * 2, (0.8, 0.1, 0.1), 0, keep_small_classes=True)
+    assert sorted(small[:3]) == ["test", "train", "validation"] and sorted(small[3:]) == ["test", "train"]

@@ -12,7 +12,11 @@ import pytest
 from disc_core.data import get_info, load_dataset
 from disc_core.data import music
 from disc_core.data.music import composer_works, midi_to_pitches, read_midi_folder, segment_pitches
-from disc_core.data.splits import split_counts, stratified_split
+from disc_core.data.splits import assign_splits, split_counts
+
+
+def stratified_split(labels, seed):
+    return assign_splits(labels, (0.8, 0.1, 0.1), seed, keep_small_classes=True)
 from disc_core.errors import DataError
 
 
@@ -303,3 +307,55 @@ def test_midi_folder_errors(tmp_path, midi_folder):
     write_midi(junk / "a" / "ok.mid", [60] * 64)
     with pytest.raises(DataError, match="only class a has readable MIDI files"):
         read_midi_folder(junk, workers=1)
+
+
+# --------------------------------------------------------------------------------------------
+# the parsed-music cache: JSON only, progress from the first moment, ready once per machine
+# --------------------------------------------------------------------------------------------
+
+def test_parsed_music_is_cached_as_json_and_progress_starts_at_zero(monkeypatch, tmp_path):
+    import sqlite3
+
+    import diskcache
+
+    from disc_core.data.parsed import CACHE_FOLDER
+    from disc_core.data.music import music_cache_state
+
+    monkeypatch.setenv("DISC_CACHE_DIR", str(tmp_path))
+    events = []
+
+    def fake_parse(path):  # the parser's speed is not what is tested here: the cache and the progress are
+        events.append(("parse", Path(path).name))
+        if sum(e[0] == "parse" for e in events) == 1:
+            raise ValueError("cannot read this one")
+        return bytes(60 + i % 12 for i in range(200))
+
+    monkeypatch.setattr(music, "score_to_pitches", fake_parse)
+    assert music_cache_state(max_works_per_composer=3) == (0, 12)
+    ds = load_dataset("composers", max_works_per_composer=3, workers=1,
+                      progress=lambda d, t: events.append(("progress", d, t)))
+    assert events[0] == ("progress", 0, 12)  # said before the first piece is parsed
+    assert [e for e in events if e[0] == "progress"][-1] == ("progress", 12, 12)
+    assert sum(e[0] == "parse" for e in events) == 12 and ds.label_names[0] == "Bach"
+    assert any(n.startswith("1 of 12 scores could not be read") for n in ds.notes)
+    assert music_cache_state(max_works_per_composer=3) == (12, 12)
+    db = tmp_path / CACHE_FOLDER / "cache.db"
+    with sqlite3.connect(db) as con:
+        modes = {m for (m,) in con.execute("SELECT mode FROM Cache")}
+    assert modes and diskcache.core.MODE_PICKLE not in modes  # keys and values are JSON, never pickled
+    with diskcache.Cache(str(tmp_path / CACHE_FOLDER), disk=diskcache.JSONDisk) as cache:
+        values = [cache[k] for k in cache]
+    assert all(set(v) == {"pitches", "error"} for v in values)
+    assert any(v["pitches"] == bytes(60 + i % 12 for i in range(200)).hex() for v in values)
+    # a second load, in a new process as much as in this one, parses nothing: failures are cached too
+    events.clear()
+    again = load_dataset("composers", max_works_per_composer=3, workers=1,
+                         progress=lambda d, t: events.append(("progress", d, t)))
+    assert again.records == ds.records and events == [("progress", 0, 12), ("progress", 12, 12)]
+
+
+def test_warm_takes_music_sets_only():
+    with pytest.raises(DataError, match="splice is not a music set"):
+        music.warm("splice")
+    with pytest.raises(DataError, match="not a built-in music set"):
+        music.music_cache_state("maestro")

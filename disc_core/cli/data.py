@@ -1,5 +1,6 @@
 """Data commands: ``download`` (the paper's published files, with a progress bar) and ``data`` (your own
-datasets: ``data import PATH --name NAME``, ``data list``, ``data show NAME``, ``data remove NAME``).
+datasets: ``data import PATH --name NAME``, ``data list``, ``data show NAME``, ``data remove NAME``; and
+``data warm [NAME ...]``, which parses the built-in music sets once so that every later load reads the cache).
 
 :func:`require_dataset` is the check ``run`` and ``compare`` make before they write anything.
 """
@@ -69,7 +70,7 @@ _IMPORT_OPTIONS = ("sequence_column", "label_column", "split_column", "sep", "la
                    "discipline", "task", "seed", "merge_labels", "workers")
 
 
-@command("data", "your own datasets: import a file or MIDI folder, list, show, remove")
+@command("data", "your own datasets: import a file or MIDI folder, list, show, remove; warm the music cache")
 def _data(p: argparse.ArgumentParser):
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     imp = sub.add_parser("import", help="read a FASTA, CSV/TSV file, a MIDI folder (one sub-folder per class) or a "
@@ -105,12 +106,20 @@ def _data(p: argparse.ArgumentParser):
     show.add_argument("name", metavar="NAME")
     rm = sub.add_parser("remove", help="delete one of your datasets (its run folders stay)")
     rm.add_argument("name", metavar="NAME")
+    warm = sub.add_parser("warm", help="parse the built-in music sets now (minutes, once per machine) so that "
+                                       "every later load, dashboard tabs included, reads the cache",
+                          description="Parse music datasets into the per-user cache ahead of time. Without NAME: "
+                                      "the built-in sets (composers). A set already parsed is only read.")
+    warm.add_argument("names", nargs="*", metavar="NAME", help="music datasets to parse (default: composers)")
+    warm.add_argument("--workers", type=int, help="parser processes (default: one per CPU core)")
+    warm.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run(args) -> int:
         if args.data_command is None:
             p.print_help()
             return 1
-        return {"import": _import, "list": _list, "show": _show, "remove": _remove}[args.data_command](args)
+        return {"import": _import, "list": _list, "show": _show, "remove": _remove,
+                "warm": _warm}[args.data_command](args)
 
     return run
 
@@ -165,6 +174,27 @@ def _show(args) -> int:
         from ..data.user import saved_user_dataset_meta
 
         print(f"imported: {saved_user_dataset_meta(ds.name).get('imported', '?')}")
+    return 0
+
+
+def _warm(args) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from ..data.music import BUILTIN_MUSIC, warm
+
+    for name in args.names or BUILTIN_MUSIC:
+        start = time.monotonic()
+        with tqdm(total=0, desc=f"parsing {name}", unit="piece", disable=args.quiet) as bar:
+            def progress(done: int, total: int, bar=bar) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            ds = warm(name, progress=progress, workers=args.workers)
+        pieces = len({r.group for r in ds.records})
+        print(f"{ds.name}: ready in {time.monotonic() - start:.0f} s; {pieces} pieces, {len(ds.records)} segments "
+              f"({', '.join(f'{k} {v}' for k, v in ds.sizes().items())}); later loads read the cache")
     return 0
 
 

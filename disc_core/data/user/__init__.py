@@ -49,7 +49,7 @@ from .saved import (UserDatasetInfo, check_dataset_name, import_user_dataset, li
                     register_saved_user_datasets, remove_user_dataset, saved_user_dataset_meta, user_datasets_dir)
 from .table import (LABEL_COLUMNS, SEQUENCE_COLUMNS, TABLE_SUFFIXES, guess_columns, pick_columns, read_table,
                     read_table_header)
-from .zipped import MAX_ZIP_BYTES
+from .zipped import MAX_ZIP_BYTES, unsafe_entry
 
 __all__ = [
     "read_user_data", "import_user_dataset", "remove_user_dataset", "saved_user_dataset_meta",
@@ -57,7 +57,7 @@ __all__ = [
     "explain_discipline", "infer_task", "check_dataset_name", "read_table_header", "guess_columns",
     "pick_columns", "UserDatasetInfo", "DNA_LETTERS", "PROTEIN_LETTERS", "MAX_INTEGER_CLASSES", "MAX_ZIP_BYTES",
     "DATA_SUFFIXES", "FASTA_RULES", "upload_kind", "DisciplineGuess", "ImportOptions", "READERS", "Reader",
-    "reader_for",
+    "reader_for", "unsafe_entry",
 ]
 
 try:
