@@ -351,7 +351,7 @@ def test_queue_view_places_runs_and_estimates_from_measured_speed(store, tiny_mo
 
     # one running run (60 s of ETA left), then a group of two queued behind it, one slot
     running = store.create(cfg, group="first")
-    store.update(running, status="running", started=time.time(), step=5, eta_s=60.0, total_steps=20)
+    store.update(running, status="running", started=time.time(), step=2, eta_s=60.0, total_steps=20)
     q = [store.create(cfg.replace(seed=s), group="second", plan={"steps": 20, "tokens_per_example": 50})
          for s in (1, 2)]
     for rid in [running, *q]:

@@ -26,36 +26,72 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from .store import ACTIVE, FINISHED, HOST, QUEUED, RUNNING, RunInfo, RunStore
 
 __all__ = ["status_text", "Speed", "QueueEntry", "QueueView", "GroupProgress", "measure_speed", "tokens_per_example",
            "run_steps", "run_seconds", "queue_view", "group_progress", "about", "slots",
-           "DEFAULT_TOKENS_PER_S", "DEFAULT_OVERHEAD_S", "DEFAULT_TOKENS_PER_EXAMPLE", "RECENT"]
+           "DEFAULT_TOKENS_PER_S", "DEFAULT_OVERHEAD_S", "DEFAULT_TOKENS_PER_EXAMPLE", "RECENT", "RACE_GAIN",
+           "DEFAULTS_FILE", "load_defaults", "race_factor", "current_tokens_per_s"]
 
-#: Fallback throughput: the bundled MiniLM on an idle 2-core CPU, ~2,000 real training tokens a second at
-#: 62-128 tokens per example (measured for the laptop reproduction plan). Used only without a measurement.
-DEFAULT_TOKENS_PER_S = 2000.0
-#: Fallback seconds a run spends outside its training steps (model, data, validation, test).
-DEFAULT_OVERHEAD_S = 20.0
-#: Fallback tokens per example (capped at the run's ``max_length``) when no run of the dataset finished here.
-DEFAULT_TOKENS_PER_EXAMPLE = 128
+#: Where the fallback numbers live, each with its provenance (data, not code): ``assets/estimate_defaults.yaml``.
+DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "assets" / "estimate_defaults.yaml"
+
+
+def load_defaults(path: Path | None = None) -> dict[str, float]:
+    """``{name: value}`` of :data:`DEFAULTS_FILE` (``tokens_per_s``, ``overhead_s``, ``tokens_per_example``,
+    ``race_gain``). Raises :class:`~disc_core.errors.ConfigError` naming the file when it is unreadable."""
+    import yaml
+
+    from ..errors import ConfigError
+
+    path = path or DEFAULTS_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return {k: float(v["value"]) for k, v in data.items()}
+    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: cannot read the estimates' default numbers ({type(err).__name__}: {err}) -> "
+                          "restore the file from the repository; each entry needs a numeric 'value'") from err
+
+
+_D = load_defaults()
+#: Fallback throughput (tokens/s, one run on every core), fallback per-run overhead (s), fallback tokens per
+#: example, and the throughput gain of racing runs: read from :data:`DEFAULTS_FILE`, used only without a
+#: measurement on this machine.
+DEFAULT_TOKENS_PER_S = _D["tokens_per_s"]
+DEFAULT_OVERHEAD_S = _D["overhead_s"]
+DEFAULT_TOKENS_PER_EXAMPLE = int(_D["tokens_per_example"])
+RACE_GAIN = _D["race_gain"]
 #: How many of the newest finished runs of a model the speed is measured on.
 RECENT = 5
+#: A running run's current speed counts from this step on (its first steps include the model's warm-up).
+RUNNING_FROM_STEP = 3
+
+
+def race_factor(k: int) -> float:
+    """Each of ``k`` racing runs' speed relative to one run on every core (1 for a run that does not race)."""
+    return 1.0 if k <= 1 else RACE_GAIN / k
 
 
 @dataclass
 class Speed:
-    """How fast runs of ``model`` go on this machine: training tokens per second and seconds of overhead
-    per run. ``n_runs`` finished runs measured it; 0 means the default (:data:`DEFAULT_TOKENS_PER_S`,
-    divided by ``factor``, the model's cost relative to the bundled MiniLM)."""
+    """How fast one run of ``model`` goes on this machine: training tokens per second and seconds of overhead
+    per run, for a run racing ``race`` runs at once (1: on its own).
+
+    ``n_runs`` runs measured it (``n_running`` of them running now, by their current speed); 0 means the
+    default (:data:`DEFAULT_TOKENS_PER_S`, divided by ``factor``, the model's cost relative to the bundled
+    MiniLM). ``converted``: measured at another racing width and scaled by :func:`race_factor`."""
 
     model: str
     tokens_per_s: float
     overhead_s: float
     n_runs: int = 0
     factor: float = 1.0
+    race: int = 1
+    n_running: int = 0
+    converted: bool = False
 
     @property
     def measured(self) -> bool:
@@ -64,14 +100,23 @@ class Speed:
     def describe(self) -> str:
         """One sentence: the model's speed here and where it comes from."""
         name = os.path.basename(str(self.model).rstrip("/")) or str(self.model)
+        racing = (f" for each of {self.race} runs racing (sharing the cores; {RACE_GAIN:g}x the machine's "
+                  f"throughput of one run, shared out)" if self.race > 1 else "")
         if self.measured:
-            return (f"{name}: measured on this machine, {self.tokens_per_s:,.0f} training tokens/s and "
-                    f"{self.overhead_s:.0f} s of loading and evaluation per run (the last {self.n_runs} "
-                    f"finished run{'s' if self.n_runs != 1 else ''})")
+            done = self.n_runs - self.n_running
+            basis = ", ".join(x for x in (
+                f"the current speed of {self.n_running} running run{'s' if self.n_running != 1 else ''}"
+                if self.n_running else "",
+                f"the last {done} finished run{'s' if done != 1 else ''}" if done else "") if x)
+            conv = (", measured on runs racing another number of runs and scaled to this one" if self.converted
+                    else "")
+            return (f"{name}: measured on this machine, {self.tokens_per_s:,.0f} training tokens/s{racing} and "
+                    f"{self.overhead_s:.0f} s of loading and evaluation per run ({basis}{conv})")
         scaled = f", scaled to this model's size ({self.factor:.2g}x the cost)" if self.factor != 1 else ""
-        return (f"{name}: no run of it has finished on this machine yet, so a default, {DEFAULT_TOKENS_PER_S:,.0f} "
-                f"tokens/s (the bundled MiniLM on an idle 2-core CPU){scaled} and {DEFAULT_OVERHEAD_S:.0f} s per "
-                f"run; the estimate improves once a run finishes")
+        return (f"{name}: no run of it has run on this machine yet, so a default, {self.tokens_per_s:,.0f} "
+                f"tokens/s{racing} ({DEFAULT_TOKENS_PER_S:,.0f} for one run of the bundled MiniLM on an idle "
+                f"2-core CPU{scaled}) and {DEFAULT_OVERHEAD_S:.0f} s per run; the estimate improves once a run "
+                "has taken a few steps")
 
 
 def _model_factor(model: str) -> float:
@@ -88,19 +133,55 @@ def _finished_here(runs: list[RunInfo]) -> list[RunInfo]:
     return sorted(out, key=lambda r: r.finished or r.created, reverse=True)
 
 
-def measure_speed(model: str, runs: list[RunInfo] | None = None, store: RunStore | None = None) -> Speed:
-    """The speed of ``model`` on this machine: the medians over its :data:`RECENT` newest finished runs
-    here (of ``runs``, default every run of ``store``), else the default."""
+def _race_size(r: RunInfo) -> int:
+    try:
+        return max(1, int((r.plan or {}).get("race") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def current_tokens_per_s(r: RunInfo, runs: list[RunInfo] | None = None) -> float | None:
+    """A running run's speed now, from its record: steps left over its ETA (the store's ETA is its seconds per
+    step so far, validation included) times its tokens per step. None before :data:`RUNNING_FROM_STEP`."""
+    if r.status != RUNNING or not r.step or r.step < RUNNING_FROM_STEP or not r.eta_s or not r.total_steps:
+        return None
+    left = int(r.total_steps) - int(r.step)
+    if left <= 0:
+        return None
+    c = r.config or {}
+    tpe = (r.plan or {}).get("tokens_per_example") or \
+        tokens_per_example(r.dataset, int(c.get("max_length") or 512), runs or [])[0]
+    per_step = int(c.get("per_device_train_batch_size") or 32) * int(c.get("gradient_accumulation_steps") or 1)
+    return per_step * float(tpe) * left / float(r.eta_s)
+
+
+def measure_speed(model: str, runs: list[RunInfo] | None = None, store: RunStore | None = None,
+                  race: int = 1) -> Speed:
+    """The speed of one run of ``model`` on this machine, racing ``race`` runs at once (1: on its own).
+
+    Runs of this model running here now count by their current speed (:func:`current_tokens_per_s`: the
+    machine as it is now, under its present load); without one, the medians over its :data:`RECENT` newest
+    finished runs here. Runs racing as many runs as ``race`` are preferred; runs of another racing width
+    are scaled by :func:`race_factor`; without any run, the default from :data:`DEFAULTS_FILE`."""
     if runs is None:
         runs = (store or RunStore()).list()
-    mine = [r for r in _finished_here(runs) if (r.config or {}).get("model_name_or_path") == model][:RECENT]
-    if not mine:
+    mine = [r for r in runs if (r.config or {}).get("model_name_or_path") == model]
+    running = sorted(((r, t) for r in mine if r.host in (None, HOST) and r.executor != "ray"
+                      for t in [current_tokens_per_s(r, runs)] if t), key=lambda x: x[0].started or 0, reverse=True)
+    finished = _finished_here(mine)
+    over = [max(0.0, float(r.results["wall_time_s"]) - float(r.results.get("tokens_seen") or 0)
+                / float(r.results["tokens_per_s"])) for r in finished[:RECENT]]
+    overhead = statistics.median(over) if over else DEFAULT_OVERHEAD_S
+    samples = [(t, _race_size(r), True) for r, t in running] or \
+        [(float(r.results["tokens_per_s"]), _race_size(r), False) for r in finished]
+    same = [x for x in samples if x[1] == race][:RECENT]
+    use = same or samples[:RECENT]
+    if not use:
         factor = _model_factor(model)
-        return Speed(model, DEFAULT_TOKENS_PER_S / factor, DEFAULT_OVERHEAD_S, 0, factor)
-    tps = [float(r.results["tokens_per_s"]) for r in mine]
-    over = [max(0.0, float(r.results["wall_time_s"]) - float(r.results.get("tokens_seen") or 0) / t)
-            for r, t in zip(mine, tps)]
-    return Speed(model, statistics.median(tps), statistics.median(over), len(mine))
+        return Speed(model, DEFAULT_TOKENS_PER_S / factor * race_factor(race), DEFAULT_OVERHEAD_S, 0, factor, race)
+    tps = [t / race_factor(k) * race_factor(race) for t, k, _ in use]
+    return Speed(model, statistics.median(tps), overhead, len(use), 1.0, race,
+                 n_running=sum(1 for x in use if x[2]), converted=not same)
 
 
 def tokens_per_example(dataset: str, max_length: int, runs: list[RunInfo]) -> tuple[float, bool]:
@@ -190,6 +271,8 @@ class QueueEntry:
             return f"running · ends in {about(self.ends_in_s)}" if self.ends_in_s is not None else "running"
         ahead = "next in line" if self.ahead == 0 else f"{self.ahead} run{'s' if self.ahead != 1 else ''} ahead"
         when = "starts in " + about(self.starts_in_s) if self.starts_in_s is not None else "start time unknown"
+        if self.starts_in_s is not None and not self.speed.measured:
+            when += " (at a default speed: nothing has run here yet)"
         return f"queued · {ahead}, {when}"
 
 
@@ -199,16 +282,24 @@ class QueueView:
 
     entries: list[QueueEntry]
     slots: int
-    speeds: dict[str, Speed] = field(default_factory=dict)
+    speeds: dict = field(default_factory=dict)
     now: float = 0.0
     #: when a run launched now would start (0: at once; None: unknown)
     free_in_s: float | None = 0.0
+    #: end times of the slots held or promised once every active run has its slot (None: unknown)
+    slot_ends: list[float] | None = None
 
     def of(self, run_id: str) -> QueueEntry | None:
         return next((e for e in self.entries if e.id == run_id), None)
 
     def group(self, group: str) -> list[QueueEntry]:
         return [e for e in self.entries if e.run.group == group]
+
+    def free_for(self, width: int = 1) -> float | None:
+        """When ``width`` slots are free at once for a launch now (a racing group needs its width)."""
+        if self.slot_ends is None:
+            return None
+        return _next_start(list(self.slot_ends), self.slots, width)
 
     @property
     def running(self) -> list[QueueEntry]:
@@ -219,36 +310,49 @@ class QueueView:
         return [e for e in self.entries if e.status == QUEUED]
 
 
-def _next_start(heap: list[float], n_slots: int) -> float:
-    """Seconds until a slot is free, given the end times of the runs holding or promised slots (popped)."""
+def _next_start(heap: list[float], n_slots: int, width: int = 1) -> float:
+    """Seconds until ``width`` slots are free, given the end times of the runs holding or promised slots
+    (popped)."""
     start = 0.0
-    while len(heap) >= n_slots:
+    width = max(1, min(width, n_slots))
+    while len(heap) + width > n_slots:
         start = max(start, heapq.heappop(heap))
     return start
+
+
+def _unit_of(r: RunInfo) -> str:
+    return f"race/{r.group}" if _race_size(r) > 1 else f"run/{r.id}"
 
 
 def queue_view(store: RunStore | None = None, runs: list[RunInfo] | None = None, n_slots: int | None = None,
                now: float | None = None) -> QueueView:
     """Play the queue forward: running runs end after their ETA, queued runs take the slots they free, in
     the order the workers claim them (``queued_at``, then id). ``runs``: every run of the store (read if
-    not given; finished runs are what the speeds are measured on)."""
+    not given; finished runs are what the speeds are measured on).
+
+    A racing group (:mod:`disc_core.runs.race`) is one unit: it holds its width in slots until its last run
+    ends, its runs start together (a queued run of a group that already runs starts at once), each at the
+    speed of a run racing that many (:func:`measure_speed` with ``race``)."""
+    from .race import race_width
+
     if runs is None:
         runs = (store or RunStore()).list()
     now = time.time() if now is None else now
     n_slots = slots() if n_slots is None else max(1, n_slots)
-    speeds: dict[str, Speed] = {}
+    speeds: dict = {}
 
     def speed_of(r: RunInfo) -> Speed:
-        model = (r.config or {}).get("model_name_or_path", "")
-        if model not in speeds:
-            speeds[model] = measure_speed(model, runs)
-        return speeds[model]
+        key = ((r.config or {}).get("model_name_or_path", ""), _race_size(r))
+        if key not in speeds:
+            speeds[key] = measure_speed(key[0], runs, race=key[1])
+        return speeds[key]
 
     here = [r for r in runs if r.executor != "ray"]  # this machine's queue; Ray places its runs itself
     running = sorted((r for r in here if r.status == RUNNING), key=lambda r: r.started or r.created)
     queued = sorted((r for r in here if r.status == QUEUED and not r.cancel_requested),
                     key=lambda r: (r.queued_at or r.created, r.id))
     entries, heap, unknown = [], [], False
+    held: dict[str, list] = {}  # running units: [width, latest end]
     for r in running:
         sp = speed_of(r)
         total = run_seconds(r, runs, sp)
@@ -259,22 +363,51 @@ def queue_view(store: RunStore | None = None, runs: list[RunInfo] | None = None,
         else:
             left = None
         entries.append(QueueEntry(r, 0, 0.0, left, total, sp))
-        if left is None:
-            unknown = True
+        u = held.setdefault(_unit_of(r), [race_width(_race_size(r), n_slots), 0.0])
+        if left is None or u[1] is None:
+            unknown, u[1] = True, None
         else:
-            heapq.heappush(heap, left)
+            u[1] = max(u[1], left)
+    # queued runs of a racing group that already runs join it at once
+    waiting = []
     for k, r in enumerate(queued):
+        u = held.get(_unit_of(r))
+        if u is None:
+            waiting.append((k, r))
+            continue
         sp = speed_of(r)
         total = run_seconds(r, runs, sp)
-        unknown = unknown or total is None  # an unknown run makes every later start unknown
+        entries.append(QueueEntry(r, len(running) + k, 0.0, total, total, sp))
+        if total is None or u[1] is None:
+            unknown, u[1] = True, None
+        else:
+            u[1] = max(u[1], total)
+    for width, end in held.values():
+        if end is not None:
+            for _ in range(width):
+                heapq.heappush(heap, end)
+    units: dict[str, list] = {}  # queued units in the order their first run is served
+    for k, r in waiting:
+        units.setdefault(_unit_of(r), []).append((k, r))
+    for members in units.values():
+        sizes = []
+        for k, r in members:
+            sp = speed_of(r)
+            sizes.append((k, r, sp, run_seconds(r, runs, sp)))
+        unknown = unknown or any(t is None for *_, t in sizes)  # an unknown run makes every later start unknown
         if unknown:
-            entries.append(QueueEntry(r, len(running) + k, None, None, total, sp))
+            entries += [QueueEntry(r, len(running) + k, None, None, t, sp) for k, r, sp, t in sizes]
             continue
-        start = _next_start(heap, n_slots)
-        heapq.heappush(heap, start + total)
-        entries.append(QueueEntry(r, len(running) + k, start, start + total, total, sp))
+        width = race_width(_race_size(members[0][1]), n_slots)
+        start = _next_start(heap, n_slots, width)
+        for k, r, sp, t in sizes:
+            entries.append(QueueEntry(r, len(running) + k, start, start + t, t, sp))
+        for _ in range(width):
+            heapq.heappush(heap, start + max(t for *_, t in sizes))
+    order = {r.id: i for i, r in enumerate([*running, *queued])}
+    entries.sort(key=lambda e: order[e.id])
     free_in = None if unknown else _next_start(list(heap), n_slots)
-    return QueueView(entries, n_slots, speeds, now, free_in)
+    return QueueView(entries, n_slots, speeds, now, free_in, None if unknown else list(heap))
 
 
 @dataclass
@@ -286,6 +419,10 @@ class GroupProgress:
     done_steps: int
     total_steps: int
     ends_in_s: float | None
+    #: the end rests on the default speed for some run (nothing of its model has run here yet)
+    default_speed: bool = False
+    #: its runs race (train at the same time)
+    racing: bool = False
 
     @property
     def fraction(self) -> float:
@@ -300,6 +437,10 @@ class GroupProgress:
         eta = ""
         if self.active:
             eta = f" · done in {about(self.ends_in_s)}" if self.ends_in_s is not None else " · end time unknown"
+            if self.ends_in_s is not None and self.default_speed:
+                eta += " (at a default speed; it is re-estimated from the measured one after a few steps)"
+        if self.racing:
+            counts += ", racing"
         return (f"{self.n_runs} run{'s' if self.n_runs != 1 else ''}: {counts} · {self.done_steps}/{self.total_steps} "
                 f"step{'s' if self.total_steps != 1 else ''}{eta}")
 
@@ -321,7 +462,9 @@ def group_progress(group_runs: list[RunInfo], view: QueueView, runs: list[RunInf
     ends = [view.of(r.id) for r in group_runs if r.active]
     ends_in = None if any(e is None or e.ends_in_s is None for e in ends) else max((e.ends_in_s for e in ends),
                                                                                  default=0.0)
-    return GroupProgress(len(group_runs), counts, done, total, ends_in)
+    default = any(e is not None and e.ends_in_s is not None and not e.speed.measured for e in ends)
+    return GroupProgress(len(group_runs), counts, done, total, ends_in, default,
+                         any(_race_size(r) > 1 for r in group_runs))
 
 
 def about(seconds: float | None) -> str:

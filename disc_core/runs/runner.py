@@ -123,16 +123,22 @@ def plan_signature(configs: list[RunConfig]) -> str:
 
 
 def start_group(configs: list[RunConfig], store: RunStore | None = None, key: str | None = None, join=None,
-                plans: list[dict | None] | None = None) -> GroupLaunch:
+                plans: list[dict | None] | None = None, race: bool = False) -> GroupLaunch:
     """Queue ``configs`` as one group, or join the group already queued under ``key``.
 
     ``key`` and ``join`` are :meth:`RunStore.create_group`'s: with a key, callers in any number of tabs,
     threads or processes create at most one group for it; only the caller that created the group starts
     its workers. ``plans`` (one per config: ``steps``, ``tokens_per_example``) feed the queue's estimates.
+    ``race``: the runs train at the same time, sharing the cores (:mod:`disc_core.runs.race`).
     """
     if not configs:
         return GroupLaunch("", [], False)
     store = store or RunStore()
+    if race and len(configs) > 1:
+        from .race import race_plans
+        from .worker import max_concurrent
+
+        configs, plans = race_plans(configs, plans, max_concurrent())
     from .store import new_group_name
 
     group = configs[0].group or new_group_name(configs[0].dataset)

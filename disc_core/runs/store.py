@@ -456,13 +456,9 @@ class RunStore:
         recs = [r for r in (self._db.get(f"run/{i}") for i in self.ids()) if r and r.get("executor") != "ray"]
         running = [r for r in recs if r["status"] == RUNNING]
         ahead = [r for r in recs if r["status"] == QUEUED and (r["queued_at"], r["id"]) < (me["queued_at"], me["id"])]
-        if len(running) + len(ahead) >= max_running:
-            return False
-        if not gpus:
-            return None
-        used = {r.get("gpu") for r in running}
-        free = [g for g in gpus if g not in used]
-        return free[0] if free else False
+        from .race import slot_for  # a racing group takes its slots together (runs.race)
+
+        return slot_for(me, running, ahead, max_running, gpus)
 
     # --------------------------------------------------------------------------------- dead workers
     def _dead_reason(self, rec: dict, now: float) -> str | None:

@@ -53,6 +53,8 @@ class Demo:
     note: str = ""
     #: what it gave when measured on a 2-core CPU, and the paper's numbers
     measured: str = ""
+    #: its variants race (train at the same time, sharing the cores: runs.race), so the curves grow together
+    race: bool = True
 
     def configs(self, model: str = DEFAULT_MODEL, group: str | None = None, device: str = "auto",
                 steps: int | None = None) -> list[RunConfig]:
@@ -179,10 +181,11 @@ def start_demo(name: str = "splice", fresh: bool = False, store: RunStore | None
         on = _joinable_group(store, key) or _joinable_group(store, _fresh_key(key))
         if on is not None:
             return on
-    plans = estimate_plan(configs, store=store).plans()
+    plans = estimate_plan(configs, store=store, race=demo.race).plans()
     if fresh:
-        return start_group(configs, store=store, key=_fresh_key(key), join=lambda recs: False, plans=plans)
-    return start_group(configs, store=store, key=key, join=_joinable, plans=plans)
+        return start_group(configs, store=store, key=_fresh_key(key), join=lambda recs: False, plans=plans,
+                           race=demo.race)
+    return start_group(configs, store=store, key=key, join=_joinable, plans=plans, race=demo.race)
 
 
 def current_demo(name: str = "splice", store: RunStore | None = None, model: str = DEFAULT_MODEL) -> str | None:
@@ -240,4 +243,4 @@ def demo_estimate(name: str = "splice", store: RunStore | None = None, model: st
     """How long demo ``name`` takes on this machine (a :class:`~disc_core.study.estimate.PlanEstimate`)."""
     from .estimate import estimate_plan
 
-    return estimate_plan(DEMOS[name].configs(model), store=store)
+    return estimate_plan(DEMOS[name].configs(model), store=store, race=DEMOS[name].race)

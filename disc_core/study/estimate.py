@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from dataclasses import dataclass, field
 
 from ..engine.config import RunConfig
 from ..runs.queue import Speed, about, measure_speed, queue_view, slots, tokens_per_example
 from ..runs.store import RunInfo, RunStore
 
-__all__ = ["PlanEstimate", "estimate_plan", "plan_steps", "train_size", "LONG_PLAN_S", "FEW_STEPS",
+__all__ = ["PlanEstimate", "estimate_plan", "plan_steps", "train_size", "dataset_tokens", "LONG_PLAN_S", "FEW_STEPS",
            "PAPER_LR"]
 
 #: A plan longer than this (seconds, queue wait excluded) gets a warning: a class would wait for it.
@@ -51,6 +52,43 @@ def plan_steps(cfg: RunConfig, n_train: int | None) -> int | None:
     return max(1, int(math.ceil(per_epoch * cfg.num_train_epochs)))
 
 
+_LENGTHS: dict = {}
+#: Seconds a dataset's measured length is reused before it is measured again (a page re-estimates often).
+LENGTH_CACHE_S = 120.0
+#: Training examples tokenized to measure a text dataset's length.
+LENGTH_SAMPLE = 200
+
+
+def dataset_tokens(dataset: str, max_length: int, model: str | None = None) -> float | None:
+    """Mean tokens per training example of ``dataset`` at ``max_length``, from its records: symbols (one
+    token each) plus [CLS] and [SEP]; a text dataset's first :data:`LENGTH_SAMPLE` training examples through
+    ``model``'s tokenizer. None when the dataset cannot be loaded here."""
+    key = (dataset, max_length, model)
+    hit = _LENGTHS.get(key)
+    if hit is not None and time.monotonic() - hit[1] < LENGTH_CACHE_S:
+        return hit[0]
+    from ..data import load_dataset
+
+    try:
+        ds = load_dataset(dataset)
+    except Exception:  # not here (real data missing) or unreadable: the caller falls back
+        return None
+    recs = ds.split("train") or ds.records
+    if not recs:
+        return None
+    if ds.is_text:
+        from ..engine.models import load_tokenizer
+
+        tok = load_tokenizer(model) if model else load_tokenizer()
+        sample = recs[:LENGTH_SAMPLE]
+        ids = [tok(r.text, r.text_pair, truncation=True, max_length=max_length)["input_ids"] for r in sample]
+        value = float(sum(len(i) for i in ids) / len(ids))
+    else:
+        value = float(sum(min(max_length, r.length + 2) for r in recs) / len(recs))
+    _LENGTHS[key] = (value, time.monotonic())
+    return value
+
+
 def _tokens_per_example(cfg: RunConfig, runs: list[RunInfo]) -> tuple[float, str]:
     measured, ok = tokens_per_example(cfg.dataset, cfg.max_length, runs)
     if ok:
@@ -59,6 +97,9 @@ def _tokens_per_example(cfg: RunConfig, runs: list[RunInfo]) -> tuple[float, str
 
     if cfg.dataset in TYPICAL_TOKENS:
         return float(min(cfg.max_length, TYPICAL_TOKENS[cfg.dataset])), "the dataset's typical length"
+    got = dataset_tokens(cfg.dataset, cfg.max_length, cfg.model_name_or_path)
+    if got is not None:
+        return got, "the dataset's records (their mean length)"
     return measured, "a default length"
 
 
@@ -78,6 +119,8 @@ class PlanEstimate:
     speed: Speed
     slots: int
     warnings: list[str] = field(default_factory=list)
+    #: the runs race (train at the same time, sharing the cores): ``total_s`` is the slowest one's time
+    race: bool = False
 
     @property
     def total_steps(self) -> int | None:
@@ -85,8 +128,9 @@ class PlanEstimate:
 
     def plans(self) -> list[dict]:
         """What the run store keeps of each run's size (``RunStore.create(plan=...)``), for the queue."""
-        return [{"steps": s, "tokens_per_example": round(self.tokens_per_example, 1)} if s else None
-                for s in self.steps]
+        race = {"race": self.n_runs} if self.race and self.n_runs > 1 else {}
+        return [{"steps": s, "tokens_per_example": round(self.tokens_per_example, 1), **race} if s else
+                (race or None) for s in self.steps]
 
     def describe(self) -> str:
         """``3 runs x 60 steps = 180 steps; about 4 min on this machine, one run at a time``."""
@@ -96,19 +140,24 @@ class PlanEstimate:
         steps = (f"{known[0]:,} step{'s' if known[0] != 1 else ''}" if len(set(known)) == 1 and len(known) == self.n_runs else
                  f"{min(known):,}-{max(known):,} steps" if known else "an unknown number of steps")
         total = f" = {self.total_steps:,} steps" if self.total_steps is not None and self.n_runs > 1 else ""
-        at_once = "one run at a time" if self.slots == 1 else f"{self.slots} runs at a time"
+        at_once = ("all at once, racing" if self.race and self.n_runs > 1 else
+                   "one run at a time" if self.slots == 1 else f"{self.slots} runs at a time")
         when = f"{about(self.total_s)} on this machine ({at_once})" if self.total_s is not None else \
             "a time that cannot be estimated (epochs over a dataset of unknown size)"
         wait = ""
         if self.wait_s:
             wait = f"; the queue ahead of it first takes {about(self.wait_s)}"
+        if self.total_s is not None and not self.speed.measured:
+            wait += (" (at a default speed: nothing of this model has run on this machine yet; the queue "
+                     "re-estimates from the measured speed once a run has taken a few steps)")
         return f"{self.n_runs} run{'s' if self.n_runs != 1 else ''} × {steps}{total}: {when}{wait}."
 
 
 def estimate_plan(configs: list[RunConfig], n_train: int | None = None, store: RunStore | None = None,
-                  runs: list[RunInfo] | None = None) -> PlanEstimate:
+                  runs: list[RunInfo] | None = None, race: bool = False) -> PlanEstimate:
     """Size, time and warnings of queueing ``configs`` now (``n_train``: the training set's size when the
-    dataset is not a known one; only needed for epoch budgets)."""
+    dataset is not a known one; only needed for epoch budgets). ``race``: the runs will race (all at once,
+    each at the slower speed of a run sharing the cores, :mod:`disc_core.runs.race`)."""
     if runs is None:
         runs = (store or RunStore()).list()
     if not configs:
@@ -117,19 +166,23 @@ def estimate_plan(configs: list[RunConfig], n_train: int | None = None, store: R
     n_train = n_train or train_size(cfg.dataset)
     steps = [plan_steps(c, n_train) for c in configs]
     tpe, source = _tokens_per_example(cfg, runs)
-    speed = measure_speed(cfg.model_name_or_path, runs)
+    race = bool(race and len(configs) > 1)
+    speed = measure_speed(cfg.model_name_or_path, runs, race=len(configs) if race else 1)
     run_s = [None if s is None else
              speed.overhead_s + s * c.per_device_train_batch_size * c.gradient_accumulation_steps * tpe / speed.tokens_per_s
              for c, s in zip(configs, steps)]
     n_slots = slots()
     total = None
     if all(t is not None for t in run_s):
-        heap = [0.0] * min(n_slots, len(run_s))
+        heap = [0.0] * (len(run_s) if race else min(n_slots, len(run_s)))
         for t in run_s:
             heapq.heappush(heap, heapq.heappop(heap) + t)
         total = max(heap)
-    wait = queue_view(runs=runs, n_slots=n_slots).free_in_s
-    est = PlanEstimate(len(configs), steps, tpe, source, run_s, total, wait, speed, n_slots)
+    from ..runs.race import race_width
+
+    view = queue_view(runs=runs, n_slots=n_slots)
+    wait = view.free_for(race_width(len(configs), n_slots) if race else 1)
+    est = PlanEstimate(len(configs), steps, tpe, source, run_s, total, wait, speed, n_slots, race=race)
     est.warnings = _warnings(configs, est)
     return est
 
