@@ -359,3 +359,40 @@ def test_warm_takes_music_sets_only():
         music.warm("splice")
     with pytest.raises(DataError, match="not a built-in music set"):
         music.music_cache_state("maestro")
+
+
+def _logged_fake_score(path):
+    """A stand-in for music21 that runs in worker processes too and writes down each file it parses."""
+    import os
+    import time
+
+    with open(os.environ["DISC_TEST_PARSE_LOG"], "a") as f:
+        f.write(str(path) + "\n")
+    time.sleep(0.05)  # a parse takes a moment, so that a stop finds files still waiting
+    return bytes(60 + i % 12 for i in range(200))
+
+
+class _Stopped(BaseException):
+    """What a dashboard rerun raises from inside a progress callback (Streamlit's are BaseExceptions)."""
+
+
+def test_a_load_stopped_part_way_keeps_what_it_parsed(monkeypatch, tmp_path):
+    from disc_core.data.music import music_cache_state
+
+    log = tmp_path / "parsed.log"
+    monkeypatch.setenv("DISC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DISC_TEST_PARSE_LOG", str(log))
+    monkeypatch.setattr(music, "score_to_pitches", _logged_fake_score)
+
+    def stop_at_two(done, total):
+        if done >= 2:
+            raise _Stopped
+
+    with pytest.raises(_Stopped):
+        load_dataset("composers", max_works_per_composer=6, workers=2, progress=stop_at_two)
+    first = log.read_text().splitlines()
+    cached, total = music_cache_state(max_works_per_composer=6)
+    assert total == 24 and 2 <= cached == len(first) < 24  # every file parsed is kept; queued ones never ran
+    load_dataset("composers", max_works_per_composer=6, workers=2)
+    assert sorted(log.read_text().splitlines()) == sorted(set(log.read_text().splitlines()))  # no file parsed twice
+    assert len(log.read_text().splitlines()) == 24 and music_cache_state(max_works_per_composer=6) == (24, 24)

@@ -5,7 +5,8 @@ The cache is a diskcache store under ``cache_dir()/"parsed_music_json"`` whose k
 bytes, "error": None}`` or ``{"pitches": None, "error": why}`` for a file that cannot be parsed (so it is not
 tried again); a key names the parser and its version, the file's path, size and modification time, so a
 changed file or another parser version is parsed again. ``progress(done, total)`` is called before anything
-else (``done`` = 0), after the cache is read (what it already held) and after each parsed file.
+else (``done`` = 0), after the cache is read (what it already held) and after each parsed file. A load stopped
+part-way (``progress`` raising, as a dashboard rerun does, or Ctrl-C) keeps every file parsed so far.
 """
 
 from __future__ import annotations
@@ -97,8 +98,18 @@ def parse_files(paths: list[Path], fn: Callable[[str], bytes], kind: str, versio
             try:
                 with ProcessPoolExecutor(max_workers=n_workers) as pool:
                     futures = {pool.submit(_parse_safely, fn, str(p)): p for p in missing}
-                    for fut in as_completed(futures):
-                        store(futures[fut], fut.result())
+                    try:
+                        for fut in as_completed(futures):
+                            store(futures[fut], fut.result())
+                    except BaseException:
+                        # The load is stopped (a dashboard rerun raised from progress, Ctrl-C): start nothing
+                        # new, but keep every file that was parsed, so the next load goes on from here.
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        for fut, p in futures.items():
+                            if p not in results and fut.done() and not fut.cancelled() and not fut.exception():
+                                results[p] = fut.result()
+                                cache.set(keys[p], _encode(results[p]))
+                        raise
             except BrokenProcessPool:  # a worker died (out of memory, crash): finish in this process
                 pass
         for p in missing:

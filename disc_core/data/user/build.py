@@ -15,7 +15,8 @@ from ..base import MAX_SYMBOLS, SPLITS, Dataset, Record, make_dataset
 from ..checks import require_test_split, split_warnings
 from ..io import check_symbols, truncate
 from ..splits import assign_splits
-from .guess import IUPAC_DNA, NUCLEOTIDES, PROTEIN_LETTERS, explain_discipline, first_bad_letter, guess_discipline, infer_task
+from .guess import (IUPAC_DNA, NUCLEOTIDES, PROTEIN_LETTERS, explain_discipline, first_bad_letter, guess_discipline,
+                    infer_task)
 from .options import ImportOptions
 
 __all__ = ["Row", "build_dataset"]

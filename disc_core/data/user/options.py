@@ -29,8 +29,8 @@ FORMATS = {"fasta": "fasta", "fa": "fasta", "table": "table", "csv": "table", "t
 def _integer(minimum: int | None = None):
     def check(name: str, value) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
-            raise ConfigError(f"{name} must be a whole number{f' of at least {minimum}' if minimum is not None else ''}, "
-                              f"not {value!r}")
+            least = f" of at least {minimum}" if minimum is not None else ""
+            raise ConfigError(f"{name} must be a whole number{least}, not {value!r}")
     return check
 
 
