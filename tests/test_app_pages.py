@@ -1,4 +1,5 @@
-"""The dashboard, page by page, through Streamlit's AppTest (no browser), and the plot builders it draws with.
+"""The dashboard, page by page, through Streamlit's AppTest (no browser); the plot builders are tested in
+``test_plots.py``.
 
 Each page test drives the app the way a user does (``app.py`` and its navigation) and asserts on what
 the page shows. Training uses the tiny BERT fixture; the run store is the per-test-session one that
@@ -7,17 +8,13 @@ the page shows. Training uses the tiny BERT fixture; the run store is the per-te
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from disc_core import plots
 from disc_core.engine.config import RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +24,7 @@ def _app(page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
     assert not at.exception, at.exception
     if page:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         assert not at.exception, at.exception
     return at
 
@@ -213,16 +210,58 @@ def test_mapping_page_text_shift_shows_both_sentences(tmp_path):
     assert (shifted["shifted_id"] != shifted["token_id"]).any()
 
 
-def test_train_page_shows_the_papers_recipe_and_device():
+def test_train_page_starts_from_a_plan_it_does_not_warn_about_and_offers_the_papers_recipe(own_store):
     at = _app("train")
-    assert at.number_input(key="train-lr").value == pytest.approx(1e-5)
-    assert at.number_input(key="train-batch").value == 32
+    # this machine's first plan: 1e-4 (the demo's), one seed, the most steps whose estimate raises no warning
+    assert at.number_input(key="train-lr").value == pytest.approx(1e-4)
+    assert at.text_input(key="train-seeds").value == "1" and at.number_input(key="train-max-steps").value == 200
     assert at.multiselect(key="train-variants").value == ["pretrained", "rand", "re-emb"]
+    assert not at.warning and "3 runs × 200 steps = 600 steps" in _infos(at)
+    assert at.number_input(key="train-batch").value == 32
     assert at.selectbox(key="train-attn-dropout").value == "model's own (0.1)"  # the paper's recipe: BERT's
     assert "Device:" in _texts(at)
+    at.button(key="train-paper").click().run()  # the paper's recipe, one click: the page warns about it
+    assert at.number_input(key="train-lr").value == pytest.approx(1e-5)
+    assert at.text_input(key="train-seeds").value == "1, 2, 3" and at.number_input(key="train-max-steps").value == 0
+    assert "cannot be told apart" in " ".join(w.value for w in at.warning)
     at.text_input(key="train-seeds").set_value("1, x").run()
-    assert "whole numbers" in " ".join(e.value for e in at.error)
+    assert "whole number" in " ".join(e.value for e in at.error)
     assert at.button(key="train-launch").disabled
+
+
+def test_train_page_keeps_its_settings_when_you_leave_it(own_store):
+    at = _app("train")
+    at.number_input(key="train-max-steps").set_value(7).run()
+    at.text_input(key="train-seeds").set_value("4, 5").run()
+    at.multiselect(key="train-variants").set_value(["rand"]).run()
+    at.switch_page("views/results.py").run()
+    at.switch_page("views/train.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="train-max-steps").value == 7 and at.text_input(key="train-seeds").value == "4, 5"
+    assert at.multiselect(key="train-variants").value == ["rand"]
+    assert "2 runs × 7 steps" in _infos(at)
+
+
+def test_train_custom_mapping_takes_a_table_checked_before_launch(own_store, no_workers, tiny_model):
+    at = _app("train")
+    at.radio(key="train-model-source").set_value("local folder").run()
+    at.text_input(key="train-model-ref").set_value(tiny_model).run()
+    at.number_input(key="train-max-steps").set_value(2).run()
+    at.selectbox(key="train-mapping").set_value("custom").run()
+    assert not at.exception, at.exception
+    assert at.button(key="train-launch").disabled  # no table yet: Launch is off, and the page says why
+    assert "Launch needs a valid mapping table" in " ".join(w.value for w in at.warning)
+    at.text_area(key="train-table").set_value("A,the\nC,of\nG,and\nT,notaword").run()
+    errors = " ".join(e.value for e in at.error)
+    assert "line 4" in errors and "notaword" in errors and at.button(key="train-launch").disabled
+    at.text_area(key="train-table").set_value("A,the\nC,of\nG,and\nT,to").run()
+    assert not at.error and not at.button(key="train-launch").disabled
+    at.button(key="train-launch").click().run()
+    assert not at.exception, at.exception
+    runs = own_store.list()
+    assert len(runs) == 3 and all(r.config["mapping"] == "custom" for r in runs)
+    table = Path(runs[0].config["mapping_table"])  # kept in the run store, where the workers read it
+    assert table.is_file() and table.parent == own_store.root / "tables" and "T,to" in table.read_text()
 
 
 def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_model):
@@ -243,15 +282,15 @@ def test_train_launch_creates_runs_that_the_runs_page_shows_and_cancels(tiny_mod
     at.selectbox(key="train-attn-dropout").set_value("off (0.0)").run()
     at.button(key="train-launch").click().run()
     assert not at.exception, at.exception
-    assert "Queued 2 run(s)" in " ".join(s.value for s in at.success)
+    assert "Queued 2 runs" in " ".join(s.value for s in at.success)
     group = at.session_state["_shared_group"]
     runs = RunStore().list(group=group)
     assert sorted(r.label for r in runs) == ["pretrained", "rand"]
     assert all(r.config["model_name_or_path"] == tiny_model and r.config["max_steps"] == 3
-               and r.config["train_fraction"] == 0.5 and r.config["learning_rate"] == 1e-5
+               and r.config["train_fraction"] == 0.5 and r.config["learning_rate"] == 1e-4
                and r.config["attention_dropout"] == 0.0 for r in runs)
 
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     assert not at.exception, at.exception
     assert at.selectbox(key="runs-group").value == group
     lines = [m.value for m in at.markdown if "seed 1" in m.value]
@@ -300,7 +339,7 @@ def test_runs_cancel_button_cancels_a_queued_run(monkeypatch):
     store = RunStore()
     run_id = store.create(RunConfig(group="to-cancel", max_steps=5))
     at = _app()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.selectbox(key="runs-group").set_value("to-cancel").run()
     at.button(key=f"runs-cancel-{run_id}").click().run()
     assert not at.exception, at.exception
@@ -322,76 +361,9 @@ def test_a_failed_run_shows_its_error(monkeypatch):
     store.update(run_id, status="running")
     store.finish(run_id, "failed", error="DataError: symbol 'Z' (position 3) is not in the frequent mapping")
     at = _app()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.selectbox(key="runs-group").set_value("broken").run()
     assert "symbol 'Z'" in " ".join(e.value for e in at.error)
-
-
-# --------------------------------------------------------------------------------------------
-# The plot builders
-# --------------------------------------------------------------------------------------------
-
-def test_smoothing():
-    y = [4.0, 0.0, 4.0, 0.0, 4.0, 0.0]
-    assert np.allclose(plots.ema(y, 0.0), y)
-    assert plots.ema([2.0, 2.0, 2.0], 0.9)[0] == pytest.approx(2.0)  # debiased: no pull towards 0
-    assert np.ptp(plots.ema(y, 0.8)[2:]) < np.ptp(y)
-    assert np.allclose(plots.moving_average(y, 2), [4, 2, 2, 2, 2, 2])
-    with pytest.raises(ValueError):
-        plots.smooth(y, "median")
-
-
-def test_loss_figure_colours_raw_traces_and_axes():
-    events = [{"kind": "step", "step": k, "loss": 1.0 / k, "elapsed_s": 0.5 * k} for k in range(1, 11)]
-    events += [{"kind": "eval", "step": 5, "split": "validation", "elapsed_s": 2.6, "metrics": {"accuracy": 0.7}},
-               {"kind": "eval", "step": 10, "split": "test", "elapsed_s": 5.1, "metrics": {"accuracy": 0.8}}]
-    a = plots.series_from_events("pretrained s1", "pretrained", events)
-    b = plots.series_from_events("rand s1", "rand", events)
-    assert a.evals["accuracy"] == ([5], [2.6], [0.7])  # the test evaluation is not a validation point
-    fig = plots.loss_figure([a, b], "moving average", 3, log_y=True, x="time")
-    raw = [t for t in fig.data if t.showlegend is False]
-    main = [t for t in fig.data if t.showlegend is not False]
-    assert len(raw) == 2 and all("0.22" in t.line.color for t in raw)
-    assert [t.line.color for t in main] == [plots.VARIANT_COLORS["pretrained"], plots.VARIANT_COLORS["rand"]]
-    assert fig.layout.yaxis.type == "log" and list(main[0].x) == [0.5 * k for k in range(1, 11)]
-    assert len(plots.loss_figure([a], "none").data) == 1
-    assert list(plots.eval_figure([a, b], "accuracy").data[0].y) == [0.7]
-
-
-def test_results_bar_and_pretraining_figure():
-    table = pd.DataFrame({"variant": ["pretrained", "rand"], "metric": ["accuracy"] * 2, "mean": [0.9, 0.6],
-                          "std": [0.01, 0.05], "n": [3, 3], "paper": [0.95, None]})
-    fig = plots.results_bar(table)
-    assert list(fig.data[0].error_y.array) == [0.01, 0.05]
-    assert list(fig.data[1].x) == ["pretrained"]  # only known paper numbers are drawn
-    assert plots.pretraining_step("google/multiberts-seed_0-step_20k") == 20000
-    assert plots.pretraining_step("/models/ckpt-step-500") == 500 and plots.pretraining_step("bert") is None
-    res = [{"model": f"google/multiberts-seed_0-step_{s}k", "label": "pretrained", "score": 0.5 + s / 4000}
-           for s in (0, 20, 2000)]
-    fig3 = plots.pretraining_figure(res)
-    assert list(fig3.data[0].x) == [0, 20000, 2000000]
-    # steps over orders of magnitude: one tick per checkpoint, in step order
-    assert fig3.layout.xaxis.type == "category" and list(fig3.layout.xaxis.categoryarray) == [0, 20000, 2000000]
-    assert plots.pretraining_figure(res[:1]) is None
-
-
-def test_dataset_figures():
-    from disc_core.data import load_dataset
-
-    ds = load_dataset("splice-synthetic")
-    assert {t.name for t in plots.class_balance(ds).data} == {"train", "validation", "test"}
-    assert len(plots.length_histogram(ds).data) == 3
-    fig = plots.symbol_frequency(Counter("AAAACCG"), top=2)
-    assert list(fig.data[0].x) == ["A", "C"] and fig.data[0].y[0] == pytest.approx(4 / 7)
-
-
-def test_embedding_projection_pca(tiny_model):
-    emb = plots.input_embeddings(tiny_model)
-    assert emb.shape == (30522, 32)
-    proj, ratio = plots.pca_2d(np.array([[0.0, 0.0, 1.0], [2.0, 0.0, 1.0], [4.0, 0.1, 1.0]]))
-    assert ratio[0] > 0.99 and np.allclose(np.abs(proj[:, 0]), [2.0, 0.0, 2.0], atol=0.01)
-    fig = plots.embedding_projection(emb, [1996, 1997], ["A", "C"], ["the", "of"], background=100)
-    assert len(fig.data[0].x) == 100 and list(fig.data[1].text) == ["A → the", "C → of"]
 
 
 def test_demo_configs_are_the_three_variants_on_builtin_data():
@@ -467,8 +439,10 @@ def test_two_sessions_pressing_the_demo_share_one_demo_and_a_fresh_one_is_explic
     assert second.selectbox(key="runs-group").value == group and own_store.groups() == [group]
     assert len(no_workers.submitted) == 3  # one demo's workers, not two
     assert "You started the demo" in _infos(first) and "you joined it" in _infos(second)
-    third = _app()  # the Overview now says a demo is on; a new one only when asked for
-    assert f"A demo with these settings is on now ({group})" in _infos(third).replace("**", "")
+    third = _app()  # the Overview now says a press joins the demo that is on; a new one only when asked for
+    said = _infos(third).replace("**", "")
+    assert f"A demo with these settings is queued now ({group})" in said and "you join it" in said
+    assert "How long here" not in _texts(third)  # not the cost of a new demo: the queue ahead is the demo itself
     third.button(key="overview-demo-fresh-splice").click().run()
     assert not third.exception and len(own_store.groups()) == 2 and len(no_workers.submitted) == 6
 
@@ -498,6 +472,7 @@ def test_train_page_estimates_the_plan_and_warns_before_launch(own_store):
     assert "train-max-steps" not in [n.key for n in at.expander[0].number_input]
     assert "train-max-steps" in [n.key for n in at.number_input] and "train-epochs" in [n.key for n in at.number_input]
     # the paper's recipe on splice-synthetic: 3 epochs of 85 steps, 9 runs, at the default speed (no run here yet)
+    at.button(key="train-paper").click().run()
     assert "Before you launch:** 9 runs × 255 steps = 2,295 steps: about 41 min on this machine" in _infos(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "more than 30 min" in warnings and "stays at the majority class" in warnings
@@ -518,7 +493,7 @@ def test_train_launch_clicked_twice_queues_once(own_store, no_workers, tiny_mode
     assert not at.exception, at.exception
     assert len(own_store.groups()) == 1 and len(own_store.list()) == 3
     success = " ".join(s.value for s in at.success)
-    assert "Queued 3 run(s)" in success and "queued · " in success  # where its first run stands
+    assert "Queued 3 runs" in success and "queued · " in success  # where its first run stands
     assert any(link.proto.page.endswith("runs") or "Runs" in link.proto.label for link in at.get("page_link"))
     at.button(key="train-launch-again").click().run()  # asked for explicitly: a second copy
     assert len(own_store.groups()) == 2 and len(own_store.list()) == 6
@@ -577,7 +552,7 @@ def test_results_default_to_one_group_pool_only_same_configs_and_count_a_seed_on
     table = at.table[0].value
     assert table.loc["pretrained", "mean ± std"] == "0.5200 (1 run, no spread)"
     assert table.loc["rand", "chance level"] == "0.5200 (majority class)"
-    assert table.loc["rand", "predicts one class"] == "1 of 1 run(s)"
+    assert table.loc["rand", "predicts one class"] == "1 of 1 run"
     # two configurations chosen: not pooled; the page says what differs
     at.multiselect(key="results-groups-splice-synthetic").set_value(["lr5", "lr4-a"]).run()
     warning = " ".join(w.value for w in at.warning)
@@ -600,7 +575,7 @@ def test_results_start_from_the_group_of_the_address(own_store):
         _finished_run(own_store, base.replace(variant="pretrained"), group)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
     at.session_state["_shared_group"] = "older"  # as the Runs page or a launch leaves it (and ?group= does)
-    at.run().switch_page("pages/results.py").run()
+    at.run().switch_page("views/results.py").run()
     assert not at.exception, at.exception
     assert at.multiselect(key="results-groups-splice-synthetic").value == ["older"]
 
@@ -637,7 +612,7 @@ def test_reproduction_page_states_its_significance_rule_and_has_contents():
 
 
 def test_chip_colours_are_distinct_for_any_number_of_symbols():
-    from ui.common import CHIP_COLORS, chip_colors
+    from ui.chips import CHIP_COLORS, chip_colors
 
     four = chip_colors("ACGT")
     assert len(set(four.values())) == 4 and set(four.values()) <= set(CHIP_COLORS)
@@ -646,39 +621,13 @@ def test_chip_colours_are_distinct_for_any_number_of_symbols():
     assert chip_colors("TGCA") == four  # the same symbols, the same colours
 
 
-def test_eval_axes_stay_in_range_and_step_ticks_never_repeat():
-    events = [{"kind": "eval", "step": k, "split": "validation", "elapsed_s": k, "metrics": {"accuracy": v, "mcc": -0.2}}
-              for k, v in ((1, 0.5), (2, 0.9), (3, 1.0))]
-    s = plots.series_from_events("pretrained s1", "pretrained", events)
-    fig = plots.eval_figure([s], "accuracy")
-    assert tuple(fig.layout.yaxis.range) == (0.0, 1.0)
-    assert fig.layout.xaxis.dtick == 1 and fig.layout.xaxis.tickformat == "d"  # 1, 2, 3: not 1, 1, 2, 2, 3
-    assert tuple(plots.eval_figure([s], "mcc").layout.yaxis.range) == (-1.0, 1.0)
-    steps = [{"kind": "step", "step": k, "loss": 1.1 - k / 1000, "elapsed_s": k} for k in range(1, 41)]
-    loss = plots.loss_figure([plots.series_from_events("a", "rand", steps)], log_y=True)
-    assert loss.layout.yaxis.tickformat == ".3~g" and loss.layout.xaxis.tickformat == "d"
-    empty = plots.loss_figure([], empty_note="queued · 2 runs ahead")
-    assert empty.layout.annotations[0].text == "queued · 2 runs ahead"
-
-
-def test_embedding_labels_only_the_chosen_symbols_when_crowded():
-    emb = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)
-    names = [f"p{k}" for k in range(30)]
-    fig = plots.embedding_projection(emb, list(range(30)), names, [f"t{k}" for k in range(30)], background=50)
-    chosen = fig.data[-1]
-    assert not any(chosen.text) and list(chosen.hovertext)[:2] == ["p0 → t0", "p1 → t1"]
-    fig = plots.embedding_projection(emb, list(range(30)), names, [f"t{k}" for k in range(30)], background=50,
-                                     labelled=["p3"])
-    assert [t for t in fig.data[-1].text if t] == ["p3 → t3"]
-
-
 def test_runs_page_tells_ray_runs_apart_from_this_machines_queue(own_store):
     cfg = RunConfig(dataset="splice-synthetic", max_steps=20)
     waiting = own_store.create(cfg, group="on-ray")
     own_store.update(waiting, executor="ray", ray_address="head:6379")  # in Ray's queue, no node yet
     local = own_store.create(cfg, group="here")
     at = _app()
-    at.switch_page("pages/runs.py").run()
+    at.switch_page("views/runs.py").run()
     at.selectbox(key="runs-group").set_value("on-ray").run()
     assert not at.exception, at.exception
     shown = " ".join(m.value for m in at.markdown)
@@ -687,3 +636,105 @@ def test_runs_page_tells_ray_runs_apart_from_this_machines_queue(own_store):
     # this machine's queue holds the local run only
     assert any("On this machine: 0 running, 1 queued" in e.label for e in at.expander)
     assert own_store.get(local).status == "queued" and own_store.get(waiting).status == "queued"
+
+
+# --------------------------------------------------------------------------------------------
+# Roles (issue 25): served to a room, the teacher secret gates what changes state
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def served(monkeypatch):
+    """The dashboard served beyond localhost (``--server.address 0.0.0.0``) with a teacher secret."""
+    from streamlit import config
+
+    monkeypatch.setenv("DISC_TEACHER_SECRET", "s3cret-for-the-room")
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    yield "s3cret-for-the-room"
+    config.set_option("server.address", before)
+
+
+def test_a_student_watches_and_presses_the_demo_and_the_secret_makes_a_teacher(served, own_store, no_workers):
+    cfg = RunConfig(dataset="splice-synthetic", max_steps=5)
+    run_id = own_store.create(cfg, group="lesson")
+    at = _app()
+    assert at.sidebar.text_input(key="role-secret")  # the field to enter the secret
+    assert "Student" in " ".join(c.value for c in at.sidebar.caption)
+    at.switch_page("views/runs.py").run()
+    at.selectbox(key="runs-group").set_value("lesson").run()
+    assert at.button(key=f"runs-cancel-{run_id}").disabled and at.button(key="runs-cancel-group").disabled
+    at.switch_page("views/train.py").run()
+    assert at.button(key="train-launch").disabled and at.radio(key="train-model-source").disabled
+    at.sidebar.text_input(key="role-secret").set_value("not the secret").run()
+    assert at.button(key="train-launch").disabled and "not the teacher's" in " ".join(
+        c.value for c in at.sidebar.caption)
+    at.switch_page("views/overview.py").run()
+    at.button(key="overview-demo").click().run()  # a student presses the shared demo: allowed
+    assert not at.exception, at.exception
+    assert any(g.startswith("demo-") for g in own_store.groups())
+    at.sidebar.text_input(key="role-secret").set_value(served).run()  # the teacher types the secret
+    assert "Teacher" in " ".join(c.value for c in at.sidebar.caption)
+    at.switch_page("views/runs.py").run()
+    at.selectbox(key="runs-group").set_value("lesson").run()
+    assert not at.button(key=f"runs-cancel-{run_id}").disabled
+    at.button(key="runs-cancel-group").click().run()
+    assert own_store.get(run_id).status == "cancelled"
+    at.switch_page("views/train.py").run()
+    assert not at.button(key="train-launch").disabled and not at.radio(key="train-model-source").disabled
+
+
+def test_served_without_a_secret_nobody_changes_state(own_store, monkeypatch):
+    from streamlit import config
+
+    monkeypatch.delenv("DISC_TEACHER_SECRET", raising=False)
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = _app("train")
+        assert at.button(key="train-launch").disabled
+        assert "without a teacher secret" in " ".join(c.value for c in at.sidebar.caption)
+    finally:
+        config.set_option("server.address", before)
+    at = _app("train")  # served on localhost (the default config): everything is allowed, no secret field
+    assert not at.button(key="train-launch").disabled
+    with pytest.raises(KeyError):
+        at.sidebar.text_input(key="role-secret")
+
+
+# --------------------------------------------------------------------------------------------
+# One demo per room (issue 26), and the CLI's demo command
+# --------------------------------------------------------------------------------------------
+
+def test_a_cancelled_fresh_demo_leaves_the_rooms_demo_the_one_to_join(own_store, no_workers):
+    from disc_core.runs.runner import cancel_group
+    from disc_core.study.demo import current_demo, demo_card, start_demo
+
+    room = start_demo("splice", store=own_store)
+    assert room.created and current_demo("splice", store=own_store) == room.group
+    fresh = start_demo("splice", fresh=True, store=own_store)
+    assert fresh.created and fresh.group != room.group
+    cancel_group(fresh.group, store=own_store)
+    # the Overview still shows the room's demo, and a press joins it instead of starting a second one
+    assert current_demo("splice", store=own_store) == room.group
+    card = demo_card("splice", store=own_store)
+    assert card.group == room.group and card.state == "queued" and "you join it" in card.text
+    again = start_demo("splice", store=own_store)
+    assert not again.created and again.group == room.group
+    assert len(own_store.groups()) == 2 and len(no_workers.submitted) == 6
+    # the room's demo ends without finishing; a fresh one that runs is the one a press joins
+    cancel_group(room.group, store=own_store)
+    other = start_demo("splice", fresh=True, store=own_store)
+    assert start_demo("splice", store=own_store).group == other.group == current_demo("splice", store=own_store)
+
+
+def test_cli_demo_prints_its_group_and_joins_the_demo_on(own_store, no_workers, capsys):
+    from disc_core.cli.main import main
+
+    assert main(["demo", "--background"]) == 0
+    first = capsys.readouterr().out
+    group = first.splitlines()[0].removeprefix("group: ")
+    assert first.startswith("group: demo-") and "queued 3 runs" in first
+    assert main(["demo", "splice", "--background"]) == 0  # as a second press of the button: joins it
+    second = capsys.readouterr().out
+    assert second.splitlines()[0] == f"group: {group}" and "joined the demo that is on" in second
+    assert own_store.groups() == [group] and len(no_workers.submitted) == 3
