@@ -15,10 +15,10 @@ from pathlib import Path
 
 from .data import require_dataset
 from .base import add_executor_flags, command, executor_from_args
-from ..engine.config import RunConfig
+from ..engine.config import REPORT_TO, RunConfig, parse_seeds
 from ..runs.store import runs_root
 
-__all__ = ["add_config_flags", "config_from_args", "describe_result"]
+__all__ = ["add_config_flags", "config_from_args", "describe_result", "check_output_path"]
 
 _SKIP = {"dataset", "variant", "seed", "tags", "group"}
 
@@ -27,6 +27,13 @@ def _flag_type(tp):
     args = [a for a in typing.get_args(tp) if a is not type(None)]
     base = args[0] if args else tp
     return base
+
+
+def check_output_path(path, what: str = "--out"):
+    """A file path the command can write, else a clear error (engine.experiment.check_output_path)."""
+    from ..engine.experiment import check_output_path as check
+
+    return check(path, what)
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -38,7 +45,11 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             continue
         tp = _flag_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
-        if tp is bool:
+        if f.name == "report_to":
+            p.add_argument(flag, dest=f.name, nargs="+", default=None, metavar="TRACKER",
+                           help=f"also log the loss, validation metrics and config to: {', '.join(REPORT_TO)} "
+                                "(logs inside the run folder; optional packages)")
+        elif tp is bool:
             p.add_argument(flag, dest=f.name, default=None, action=argparse.BooleanOptionalAction,
                            help=f"(default {f.default})")
         else:
@@ -120,6 +131,8 @@ def _run(p):
         out = Path(args.out) if args.out else cell_dir(runs_root(), cfg)
         listeners = [] if args.quiet else [TqdmListener(desc=f"{cfg.dataset}/{cfg.label}/seed{cfg.seed}")]
         res = run_experiment(cfg, out, listeners=listeners, resume=args.resume)
+        if res.get("resumed"):
+            print(res["resumed"]["message"])
         print("\n".join(describe_result(res, cfg)))
         print(json.dumps({"run_dir": str(out), "metric": res["metric"], "score": res["score"],
                           "test": res["test"], "steps": res["steps"]}, indent=2))
@@ -150,8 +163,11 @@ def _compare(p):
         from ..study.compare import comparison_configs, run_comparison, summarize, to_markdown
         from ..engine.events import TqdmListener
 
-        seeds = list(range(1, args.seeds[0] + 1)) if len(args.seeds) == 1 else args.seeds
+        seeds = parse_seeds(args.seeds, single_means_count=True, what="--seeds")
         base = config_from_args(args, dataset=require_dataset(args.dataset))  # before anything is written
+        for flag, path in (("--csv", args.csv), ("--markdown", args.markdown)):
+            if path:
+                check_output_path(path, flag)
         from ..runs.store import new_group_name
 
         group = new_group_name(base.dataset)
@@ -169,6 +185,10 @@ def _compare(p):
                 raise ConfigError("--out cannot be used with --background: background runs live in the run "
                                   "store's root; set DISC_RUNS_DIR to move it")
             executor = executor_from_args(args)
+            if getattr(executor, "name", "local") != "ray":  # the runs train on this machine: its devices count
+                from ..engine.training import pick_device
+
+                pick_device(base.device)
             if executor is not None:
                 if hasattr(executor, "service"):  # reach the cluster before any run is queued
                     from ..runs.store import RunStore

@@ -19,8 +19,8 @@ plain domain model gets and what it costs:
 Both read the run's encoded splits (:func:`~.experiment.prepare_data`): the symbols through the run's token
 mapping, a one-to-one renaming, so k-mers of token ids are k-mers of symbols; text through the model's
 tokenizer. Music is scored per piece by voting over segments, as for BERT (:func:`~.metrics.compute_metrics`).
-:func:`~.experiment.run_experiment` calls :func:`fit_baseline` in place of building and fine-tuning a BERT and
-writes the same run folder.
+:func:`~.experiment.run_experiment` picks its trainer from :func:`~.experiment.trainers` (``fit_kmer_lr``,
+``fit_cnn`` or the BERT one, :func:`~.training.fit_bert`) and writes the same run folder.
 """
 
 from __future__ import annotations
@@ -28,23 +28,24 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ..fileio import atomic_write_text
 from .config import BASELINES, RunConfig
 from .encoding import Encoded
 from .events import EvalLogged, emit
 from .metrics import compute_metrics
+from .training import Fitted
 
 __all__ = ["BASELINES", "KMER_RANGE", "LR_C", "RIDGE_ALPHA", "kmer_counts", "kmer_vocabulary", "kmer_matrix",
-           "symbol_sequences", "ConvNet", "count_parameters", "Fitted", "fit_baseline", "fit_kmer_lr", "fit_cnn"]
+           "symbol_sequences", "ConvNet", "count_parameters", "Fitted", "fit_kmer_lr", "fit_cnn"]
 
 #: the k-mer lengths tried on the validation split, by discipline (longer k-mers are too sparse to count)
 KMER_RANGE = {"dna": (1, 2, 3, 4, 5, 6), "protein": (1, 2, 3), "music": (1, 2, 3), "text": (1, 2)}
@@ -118,15 +119,6 @@ def _features(counts, columns: np.ndarray):
 
 
 # --------------------------------------------------------------------------------------------- results
-@dataclass
-class Fitted:
-    """A fitted baseline: ``score(enc) -> (metrics, logits)`` on any split of the run, ``save(folder)``."""
-
-    name: str
-    score: Callable[[Encoded], tuple[dict, np.ndarray]]
-    save: Callable[[Path], None]
-
-
 def _scored(task: str, logits: np.ndarray, enc: Encoded) -> dict:
     """The run's metrics of ``logits`` on ``enc`` (voting per piece where ``enc`` has groups)."""
     return compute_metrics(task, logits, enc.labels, enc.groups)
@@ -140,8 +132,12 @@ def _log_proba(clf, x, n_classes: int) -> np.ndarray:
     return out
 
 
-def fit_kmer_lr(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=()) -> tuple[Fitted, dict]:
+def fit_kmer_lr(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoint_dir=None,
+                resume=False, pad_id: int = 0) -> tuple[Fitted, dict]:
     """k-mer counts -> logistic (or ridge) regression; k and the penalty chosen on the validation split.
+
+    The trainers' common signature (engine.experiment.trainers); ``checkpoint_dir``, ``resume`` and ``pad_id``
+    mean nothing here: the fit has no steps to checkpoint (a resumed run fits again, deterministically).
 
     Returns the fitted baseline and the summary ``run_experiment`` merges into ``results.json``: ``steps`` None
     (no optimiser steps, no loss curve), ``train_time_s`` (counting, every fit of the grid and its validation
@@ -204,7 +200,7 @@ def fit_kmer_lr(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=()) -> tu
         coef = np.atleast_2d(model.coef_).astype(np.float32)
         np.savez(folder / "kmer-lr.npz", coef=coef, intercept=np.atleast_1d(model.intercept_).astype(np.float32),
                  classes=np.arange(coef.shape[0]) if regression else model.classes_)
-        (folder / "kmer-lr.json").write_text(json.dumps(
+        atomic_write_text(folder / "kmer-lr.json", json.dumps(
             {"baseline": "kmer-lr", "k": chosen["k"], "penalty": chosen.get("C", chosen.get("alpha")),
              "features": "log(1 + count) of every k-mer of length 1..k over token ids (non-text: [CLS] and [SEP] "
                          "left out), L2-normalised per sequence; columns in this order",
@@ -310,8 +306,9 @@ def _remap(e: Encoded, table: np.ndarray) -> Encoded:
 
 
 def fit_cnn(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoint_dir=None,
-            resume: bool = False) -> tuple[Fitted, dict]:
-    """Train :class:`ConvNet` with the engine's loop (early stopping on validation for non-text data)."""
+            resume=False, pad_id: int = 0) -> tuple[Fitted, dict]:
+    """Train :class:`ConvNet` with the engine's loop (early stopping on validation for non-text data); its ids
+    are compact (0 padding), so ``pad_id`` is not used."""
     from .training import evaluate, fine_tune, pick_device
 
     table = _id_table(enc)
@@ -334,7 +331,7 @@ def fit_cnn(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoin
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
                   str(folder / "cnn.safetensors"))
-        (folder / "cnn.json").write_text(json.dumps(
+        atomic_write_text(folder / "cnn.json", json.dumps(
             {"baseline": "cnn", "task": ds.task, **vars(model.config),
              "id_table": "token id i -> embedding row id_table[i] (0 padding, 1 unknown)",
              "id_table_values": table.tolist()}), encoding="utf-8")
@@ -344,13 +341,3 @@ def fit_cnn(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoin
                            "vocabulary": int(table.max()) + 1, "learning_rate": cfg.cnn_learning_rate,
                            "tokens_per_s": tps, **{k: v for k, v in vars(model.config).items() if k != "num_labels"}}
     return Fitted("cnn", score, save), summary
-
-
-def fit_baseline(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoint_dir=None,
-                 resume: bool = False) -> tuple[Fitted, dict]:
-    """Fit the baseline ``cfg.variant`` (one of :data:`BASELINES`) on the run's encoded splits."""
-    if cfg.variant == "kmer-lr":
-        return fit_kmer_lr(cfg, ds, enc, listeners)
-    if cfg.variant == "cnn":
-        return fit_cnn(cfg, ds, enc, listeners, checkpoint_dir=checkpoint_dir, resume=resume)
-    raise ValueError(f"{cfg.variant!r} is not a baseline; the baselines are {', '.join(BASELINES)}")

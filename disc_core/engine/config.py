@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
 from .models import DEFAULT_MODEL
 
-__all__ = ["RunConfig", "VARIANTS", "BASELINES", "TEXT_SHIFTS", "parse_variant", "comparison_labels"]
+__all__ = ["RunConfig", "VARIANTS", "BASELINES", "TEXT_SHIFTS", "REPORT_TO", "parse_variant", "comparison_labels",
+           "parse_seeds", "MAX_SEED", "MAX_STEPS", "MAX_SEEDS", "MIN_MAX_LENGTH"]
 
 #: Initialisation variants (the paper's Section 3): what is loaded before fine-tuning.
 VARIANTS = {
@@ -32,6 +35,25 @@ BASELINES = {
 VARIANTS.update(BASELINES)
 #: Text token shifts (the paper's Table 1): how text token ids are remapped before the model sees them.
 TEXT_SHIFTS = ("none", "shift", "random-shift")
+#: Experiment trackers a run can also log to (``report_to``, as the Hugging Face Trainer names them)
+REPORT_TO = {
+    "tensorboard": "TensorBoard event files in <run folder>/tensorboard (pip install tensorboard)",
+    "mlflow": "an MLflow run in <run folder>/mlruns, or $MLFLOW_TRACKING_URI if it is a local path "
+              "(pip install mlflow-skinny)",
+}
+#: Largest seed: NumPy's generators take seeds in [0, 2**32)
+MAX_SEED = 2**32 - 1
+#: Most optimiser steps one run may ask for (10 million: weeks of a GPU even for a tiny model); a larger
+#: number is a typo, and a queued run would show an ETA of millions of hours
+MAX_STEPS = 10_000_000
+#: Most epochs one run may ask for (the paper fine-tunes for a few)
+MAX_EPOCHS = 10_000
+#: Most seeds one comparison may run
+MAX_SEEDS = 1000
+#: Shortest ``max_length``: [CLS], one symbol, [SEP]
+MIN_MAX_LENGTH = 3
+#: Most CPU threads a run may ask for
+MAX_THREADS = 1024
 
 
 def parse_variant(spec: str) -> tuple[str, str | None]:
@@ -46,6 +68,72 @@ def parse_variant(spec: str) -> tuple[str, str | None]:
     if shift and shift not in TEXT_SHIFTS:
         raise ConfigError(f"unknown text shift {shift!r} in {spec!r}; choose from {', '.join(TEXT_SHIFTS)}")
     return base, (shift or None)
+
+
+def parse_seeds(spec, single_means_count: bool = False, what: str = "seeds") -> list[int]:
+    """The seeds a comparison runs, checked: each in [0, MAX_SEED], none twice, at least one, at most
+    :data:`MAX_SEEDS`.
+
+    ``spec`` is an int, a list of ints, or text of numbers separated by commas, semicolons or spaces
+    (``"1, 2, 3"``). With ``single_means_count`` a single number N means seeds 1..N (the CLI's
+    ``--seeds 3``); without it, a single number is that one seed (the dashboard's seeds box). ``what`` names
+    the input in messages (``--seeds``). Raises :class:`~disc_core.errors.ConfigError`.
+    """
+    if isinstance(spec, str):
+        parts = [p for p in re.split(r"[,;\s]+", spec.strip()) if p]
+        seeds = []
+        for p in parts:
+            try:
+                seeds.append(int(p))
+            except ValueError:
+                raise ConfigError(f"{what}: {p!r} is not a whole number -> give seeds like 1, 2, 3") from None
+    elif isinstance(spec, bool) or spec is None:
+        raise ConfigError(f"{what}: no seeds given -> give seeds like 1, 2, 3")
+    elif isinstance(spec, int):
+        seeds = [spec]
+    else:
+        seeds = list(spec)
+        for v in seeds:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ConfigError(f"{what}: {v!r} is not a whole number -> give seeds like 1, 2, 3")
+    if not seeds:
+        raise ConfigError(f"{what}: no seeds given -> give seeds like 1, 2, 3")
+    if single_means_count and len(seeds) == 1:
+        n = seeds[0]
+        if not 1 <= n <= MAX_SEEDS:
+            raise ConfigError(f"{what} {n}: a single number N means seeds 1..N, so it must be between 1 and "
+                              f"{MAX_SEEDS} -> give a count like 3, or list the seeds (e.g. {what} 0 7)")
+        return list(range(1, n + 1))
+    bad = [v for v in seeds if not 0 <= v <= MAX_SEED]
+    if bad:
+        raise ConfigError(f"{what}: seed {bad[0]} is out of range -> seeds are whole numbers from 0 to {MAX_SEED}")
+    dup = sorted({v for v in seeds if seeds.count(v) > 1})
+    if dup:
+        raise ConfigError(f"{what}: seed {dup[0]} is given twice (it would run the same cell twice) -> "
+                          "list each seed once")
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(f"{what}: {len(seeds)} seeds, more than the {MAX_SEEDS} one comparison may run")
+    return seeds
+
+
+def _normalise_report_to(value) -> list[str]:
+    """``report_to`` as a list of tracker names: ``"tensorboard,mlflow"``, ``["mlflow"]``, ``"all"``, ``"none"``."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    names: list[str] = []
+    for item in items:
+        for name in str(item).split(","):
+            name = name.strip().lower()
+            if not name or name == "none":
+                continue
+            for n in (REPORT_TO if name == "all" else [name]):
+                if n not in REPORT_TO:
+                    raise ConfigError(f"report_to: unknown tracker {name!r} -> choose from "
+                                      f"{', '.join(REPORT_TO)} (or all / none)")
+                if n not in names:
+                    names.append(n)
+    return names
 
 
 def comparison_labels(text: bool) -> list[str]:
@@ -118,6 +206,9 @@ class RunConfig:
     logging_steps: int = 1
     group: str | None = None
     tags: list[str] = field(default_factory=list)
+    #: experiment trackers that also receive the loss, validation metrics and config (REPORT_TO); empty: none.
+    #: Not a result field: it changes where numbers are logged, never the numbers
+    report_to: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         base, shift = parse_variant(self.variant)
@@ -127,23 +218,70 @@ class RunConfig:
             self.mapping = "unused"
         if self.text_shift not in TEXT_SHIFTS:
             raise ConfigError(f"text_shift must be one of {TEXT_SHIFTS}, not {self.text_shift!r}")
+        self.report_to = _normalise_report_to(self.report_to)
+        self._check_numbers()
+
+    def _check_numbers(self) -> None:
+        """Refuse values that would crash deep inside torch, train to NaN, or run for ever: what is wrong, the
+        field (its CLI flag) and the range that works."""
+        def bad(name: str, why: str, fix: str | None = None):
+            flag = "--" + name.replace("_", "-")
+            return ConfigError(f"{name} ({flag}) {why}, got {getattr(self, name)!r}" + (f" -> {fix}" if fix else ""))
+
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise bad(f.name, "must be a finite number (not nan or inf)", "give a number such as the default, "
+                          f"{f.default!r}" if isinstance(f.default, float) else None)
         if not 0 < self.train_fraction <= 1:
-            raise ConfigError(f"train_fraction must be in (0, 1], got {self.train_fraction}")
+            raise bad("train_fraction", "must be in (0, 1]")
         if self.attention_dropout is not None and not 0 <= self.attention_dropout < 1:
             raise ConfigError(f"attention_dropout must be in [0, 1) (or unset), got {self.attention_dropout}")
-        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+        for name in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps",
+                     "logging_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("learning_rate", "cnn_learning_rate"):
+        for name in ("learning_rate", "cnn_learning_rate", "adam_epsilon"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise bad(name, "must be in [0, 1)")
+        if self.weight_decay < 0:
+            raise bad("weight_decay", "must be 0 or more")
+        if self.max_grad_norm is not None and self.max_grad_norm <= 0:
+            raise bad("max_grad_norm", "must be positive (or unset for no clipping)")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.max_steps is not None and self.max_steps > MAX_STEPS:
+            raise bad("max_steps", f"must be at most {MAX_STEPS:,} optimiser steps (more is years of compute)",
+                      "give a smaller number, or leave it unset to train for num_train_epochs")
+        if not 0 < self.num_train_epochs <= MAX_EPOCHS:
+            raise bad("num_train_epochs", f"must be more than 0 and at most {MAX_EPOCHS:,}")
+        if self.warmup_steps < 0:
+            raise bad("warmup_steps", "must be 0 or more (a negative warm-up shifts the learning-rate schedule)")
+        if self.warmup_steps > MAX_STEPS:
+            raise bad("warmup_steps", f"must be at most {MAX_STEPS:,}")
+        if self.max_length < MIN_MAX_LENGTH:
+            raise bad("max_length", f"must be at least {MIN_MAX_LENGTH} ([CLS], one symbol, [SEP])")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", f"must be a whole number from 0 to {MAX_SEED}")
+        if not 0 <= self.mapping_seed <= MAX_SEED:
+            raise bad("mapping_seed", f"must be a whole number from 0 to {MAX_SEED}")
+        if self.num_threads is not None and not 1 <= self.num_threads <= MAX_THREADS:
+            raise bad("num_threads", f"must be between 1 and {MAX_THREADS} (or unset: torch's default)")
+        for name in ("eval_steps", "checkpoint_steps"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise bad(name, "must be at least 1 (or unset)")
+        if self.early_stopping_patience is not None and self.early_stopping_patience < 0:
+            raise bad("early_stopping_patience", "must be 0 or more (0: no early stopping), or unset")
         for name in ("max_eval_examples", "max_test_examples", "eval_train_examples"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1 (or unset), got {getattr(self, name)}")
         if self.lr_scheduler_type not in ("linear", "constant"):
             raise ConfigError(f"lr_scheduler_type must be linear or constant, not {self.lr_scheduler_type!r}")
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|(cpu|cuda|mps|xpu)(:\d+)?", self.device.strip()):
+            raise bad("device", "must be auto, cpu, cuda, cuda:N, mps or xpu")
 
     @property
     def label(self) -> str:

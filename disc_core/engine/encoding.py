@@ -8,13 +8,20 @@ compute is spent on padding.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..data.base import Dataset, Record
+from ..errors import ConfigError
 
-__all__ = ["Encoded", "build_mapping", "encode_records", "make_batches", "collate"]
+__all__ = ["Encoded", "build_mapping", "encode_records", "encode_splits", "subsample", "cap", "make_batches",
+           "collate", "SPLITS"]
+
+#: The splits every run encodes
+SPLITS = ("train", "validation", "test")
 
 
 @dataclass
@@ -65,6 +72,8 @@ def encode_records(records: list[Record], tokenizer, mapping, max_length: int, t
     groups = [r.group for r in records] if any(r.group is not None for r in records) else None
     if not records:
         return Encoded([], None, labels, groups)
+    if max_length < 3:  # RunConfig refuses it too; a negative slice below would keep nearly every symbol
+        raise ConfigError(f"max_length must be at least 3 ([CLS], one symbol, [SEP]), got {max_length}")
     if records[0].symbols is not None:
         inner = max_length - 2
         ids, n_trunc = [], 0
@@ -81,6 +90,64 @@ def encode_records(records: list[Record], tokenizer, mapping, max_length: int, t
     ids = [np.array(apply(x) if apply else x, dtype=np.int32) for x in enc["input_ids"]]
     tt = [np.array(x, dtype=np.int8) for x in enc["token_type_ids"]] if pairs is not None else None
     return Encoded(ids, tt, labels, groups, 0)
+
+
+def subsample(enc: Encoded, fraction: float, seed: int, task: str) -> Encoded:
+    """A seeded ``fraction`` of the training set; stratified by class so no class vanishes."""
+    if fraction >= 1.0:
+        return enc
+    rng = np.random.default_rng(seed)
+    if task == "classification":
+        keep = []
+        for c in np.unique(enc.labels):
+            idx = np.flatnonzero(enc.labels == c)
+            k = max(1, int(round(len(idx) * fraction)))
+            keep.extend(rng.choice(idx, size=k, replace=False).tolist())
+        keep.sort()
+    else:
+        k = max(2, int(round(len(enc) * fraction)))
+        keep = sorted(rng.choice(len(enc), size=k, replace=False).tolist())
+    return enc.subset(keep)
+
+
+def cap(enc: Encoded, limit: int | None, seed: int) -> Encoded:
+    """At most ``limit`` examples (whole groups kept together), seeded."""
+    if not limit or len(enc) <= limit:
+        return enc
+    rng = np.random.default_rng(seed)
+    if enc.groups is None:
+        return enc.subset(sorted(rng.choice(len(enc), size=limit, replace=False).tolist()))
+    groups = list(dict.fromkeys(enc.groups))
+    rng.shuffle(groups)
+    chosen, n = set(), 0
+    counts = Counter(enc.groups)
+    for g in groups:
+        if n >= limit:
+            break
+        chosen.add(g)
+        n += counts[g]
+    return enc.subset([i for i, g in enumerate(enc.groups) if g in chosen])
+
+
+#: Encoded splits of the last few (dataset, tokenizer, mapping, max_length): the cells of a plan that differ
+#: only in variant or seed (pretrained+shift and rand+shift, three seeds) encode their data once.
+_ENCODED: dict[tuple, dict[str, Encoded]] = {}
+_ENCODED_MAX = 4
+
+
+def encode_splits(ds: Dataset, tok, mapping, max_length: int, reuse: bool = False) -> dict[str, Encoded]:
+    """The train, validation and test splits of ``ds`` encoded. With ``reuse`` (a dataset object shared by the
+    cells of a plan) the result is kept for the next call with the same dataset, tokenizer, mapping and
+    ``max_length``; the caller gets its own dict (its subsample and caps make new Encoded objects)."""
+    if not reuse:
+        return {s: encode_records(ds.split(s), tok, mapping, max_length, ds.task) for s in SPLITS}
+    key = (id(ds), ds.name, getattr(tok, "name_or_path", ""), len(tok),
+           json.dumps(mapping.to_dict(), sort_keys=True, default=str), max_length)
+    if key not in _ENCODED:
+        while len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.pop(next(iter(_ENCODED)))
+        _ENCODED[key] = {s: encode_records(ds.split(s), tok, mapping, max_length, ds.task) for s in SPLITS}
+    return dict(_ENCODED[key])
 
 
 def make_batches(lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int,
@@ -109,10 +176,13 @@ def make_batches(lengths: np.ndarray, batch_size: int, shuffle: bool, seed: int,
     return [batches[k] for k in order]
 
 
-def collate(enc: Encoded, idx: np.ndarray, pad_id: int) -> dict:
-    """Pad a batch to its own longest example. Returns torch tensors (B, T)."""
+def collate(enc: Encoded, idx, pad_id: int) -> dict:
+    """Pad a batch to its own longest example: ``input_ids``, ``attention_mask``, ``token_type_ids`` and
+    ``labels`` as torch tensors ((B, T); labels (B,)). The one collate of the engine: training, evaluation
+    and inspection all batch through it. ``idx`` is any sequence of example indices."""
     import torch
 
+    idx = np.asarray(idx, dtype=np.int64)
     rows = [enc.input_ids[i] for i in idx]
     T = max(len(r) for r in rows)
     B = len(rows)

