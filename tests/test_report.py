@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from disc_core.cli.main import main
+from disc_core.study.report import (PAPER_GAP, PAPER_GAP_VERDICT, findings, ordering_table, paper_gap_verdict,
+                                    tables_from_results, verdict)
 from disc_core.study.report import cells as C
 
 PKG = Path(__file__).resolve().parents[1] / "disc_core"
@@ -111,8 +113,31 @@ def test_an_empty_config_is_named_and_a_missing_curve_leaves_the_loss_verdict(qu
     assert "Left out of these verdicts, for want of a training curve (no `metrics.jsonl`; see *Cells that could " \
            "not be read*): `non-text/splice-synthetic/rand/seed1`" in loss
     # its score stays in the table: rand has both seeds, re-emb one
-    assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| rand \| accuracy \| [\d.]+ ± [\d.]+ \| 2 \|", report)
+    assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| rand \| accuracy \| [\d.]+ ± [\d.]+ \| 2 \|",
+                     report)
     assert re.search(r"\| splice-synthetic \| \(not in the paper\) \| re-emb \| accuracy \| \d\.\d{4} \| 1 \|", report)
+
+
+def test_the_reproduction_page_shows_a_root_with_damaged_cells(quick_root, tmp_path):
+    """The dashboard reads the run folders through the same loader: a damaged cell is left out there too."""
+    from streamlit.testing.v1 import AppTest
+
+    root = _copy(quick_root, tmp_path)
+    cell = root / "non-text" / "splice-synthetic"
+    (cell / "re-emb" / "seed0" / "results.json").write_text("[]")
+    (cell / "unused" / "seed1" / "config.json").write_text("")
+    (cell / "rand" / "seed1" / "metrics.jsonl").unlink()
+    at = AppTest.from_file(str(PKG.parent / "app.py"), default_timeout=90).run()
+    at.switch_page("views/reproduction.py").run()
+    at.radio(key="repro-source").set_value("My run folders").run()
+    at.text_input(key="repro-root").set_value(str(root)).run()
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert re.search(r"\| splice-synthetic \| re-emb \| accuracy \| \d\.\d{4} \| 1 \|", text)
+    assert re.search(r"\| splice-synthetic \| unused \| accuracy \| \d\.\d{4} \| 1 \|", text)
+    assert re.search(r"\| splice-synthetic \| rand \| accuracy \| [\d.]+ ± [\d.]+ \| 2 \|", text)
+    losses = next(d.value for d in at.dataframe if "seeds where pretrained is lower" in d.value.columns)
+    assert list(losses["seeds"]) == [1]  # seed 1's rand has no curve, so only seed 0 is paired
 
 
 @pytest.mark.parametrize("text, what", [
@@ -136,6 +161,105 @@ def test_a_results_file_that_cannot_be_used_says_what_is_wrong(tmp_path, text, w
     (d / "results.json").write_text('{"dataset": "d", "label": "rand", "seed": 0, "metric": "accuracy", "score": 1}')
     assert C.cell_problem(d) is None and len(C.load_cells(tmp_path / "non-text")) == 1
     assert C.unreadable_cells(tmp_path)[0].what.startswith("missing")  # no metrics.jsonl: named, not skipped
+
+
+# ------------------------------------------------------------- verdicts and findings (from test_reproduce.py)
+def _r(label, seed, score, ds="d"):
+    return {"dataset": ds, "label": label, "seed": seed, "score": score, "metric": "accuracy"}
+
+
+def test_ordering_verdicts():
+    res = ([_r("pretrained", s, 0.9 + 0.01 * s) for s in range(3)] + [_r("rand", s, 0.5 + 0.02 * s) for s in range(3)]
+           + [_r("re-emb", s, 0.95 - 0.01 * s) for s in range(3)] + [_r("unused", s, 0.5 + 0.03 * (s % 2)) for s in range(3)])
+    t = ordering_table(res, [("pretrained", "rand"), ("pretrained", "re-emb")], close=[("unused", "rand")])
+    v = dict(zip(t["paper's claim"], t["verdict"]))
+    assert v["pretrained > rand"] == "holds"
+    assert v["pretrained > re-emb"].startswith("reversed")
+    assert v["unused ≈ rand"] == "close (CI contains 0)"
+    assert verdict(None).startswith("n/a")
+
+
+def test_ordering_table_sets_the_paper_difference_beside_ours():
+    """STS-B shift 1000: the paper prints 77.8 against 8.3 (+0.695 on our scale)."""
+    def rows(gap, jitter):
+        return ([_r("pretrained+shift", s, 0.1 + gap + jitter[s], ds="stsb") for s in range(3)]
+                + [_r("rand+shift", s, 0.1, ds="stsb") for s in range(3)]
+                + [_r("pretrained", s, 0.9 + jitter[s], ds="composers") for s in range(3)]
+                + [_r("rand", s, 0.5, ds="composers") for s in range(3)])
+    t = ordering_table(rows(0.69, [0.0, 0.01, -0.01]), [("pretrained+shift", "rand+shift"), ("pretrained", "rand")],
+                       setting="full")
+    stsb, comp = t.iloc[0], t.iloc[1]
+    assert stsb[PAPER_GAP] == "+0.6950" and stsb[PAPER_GAP_VERDICT].startswith("agrees")
+    assert comp[PAPER_GAP] == "" and comp[PAPER_GAP_VERDICT] == ""  # a dataset the paper does not use
+    larger = ordering_table(rows(0.9, [0.0, 0.01, -0.01]), [("pretrained+shift", "rand+shift")], setting="full")
+    assert larger.iloc[0][PAPER_GAP_VERDICT] == "ours larger"
+    # 1% of the data: the paper's 57.0 against 4.3
+    small = ordering_table(rows(0.2, [0.0, 0.01, -0.01]), [("pretrained+shift", "rand+shift")], setting="1pct")
+    assert small.iloc[0][PAPER_GAP] == "+0.5270" and small.iloc[0][PAPER_GAP_VERDICT] == "ours smaller"
+    # without a setting the table has no paper columns (a study the paper has no numbers for)
+    assert PAPER_GAP not in ordering_table(rows(0.69, [0, 0, 0]), [("pretrained+shift", "rand+shift")]).columns
+
+
+def test_paper_gap_verdict_says_when_our_seeds_cannot_tell():
+    t = {"ci95": (-0.05, 0.10), "constant": False}
+    assert paper_gap_verdict(t, 0.06).startswith("cannot tell")
+    assert paper_gap_verdict(t, 0.0).startswith("agrees")  # the paper has no gap, and neither do we
+    assert paper_gap_verdict({"ci95": (-0.2, -0.1), "constant": False}, 0.06) == "ours smaller, reversed"
+    assert paper_gap_verdict({"ci95": (0.0, 0.0), "constant": True}, 0.0).startswith("agrees")
+    assert "untested" in paper_gap_verdict({"ci95": (0.0, 0.0), "constant": True}, 0.112)
+    assert paper_gap_verdict(None, 0.06) == "" and paper_gap_verdict(t, None) == ""
+
+
+def test_findings_headline_counts_only_the_settings_it_could_test():
+    
+    def cell(ds, label, seed, score):
+        return {"dataset": ds, "label": label, "variant": label, "seed": seed, "score": score, "metric": "accuracy",
+                "test": {"accuracy": score, "n": 300}}
+
+    res = ([cell("a", "pretrained", s, 0.9 + s / 100) for s in range(3)] + [cell("a", "rand", s, 0.6) for s in range(3)]
+           + [cell("b", "pretrained", 0, 0.9), cell("b", "rand", 0, 0.5)])  # b: one seed so far
+    head = findings(tables_from_results({"non-text": res}))[0]
+    assert "holds on 1 of 1 task settings tested: non-text/a (pretrained)" in head
+    assert "not testable yet, fewer than 2 paired seeds: non-text/b" in head
+
+
+def test_findings_name_a_comparison_whose_sides_ran_in_different_precisions():
+    
+    def cell(label, seed, score, precision=None):
+        r = {"dataset": "splice", "label": label, "variant": label, "seed": seed, "score": score,
+             "metric": "accuracy", "test": {"accuracy": score, "n": 300}, "device": "cpu"}
+        return {**r, "precision": precision} if precision else r
+
+    # pretrained and rand both fp32 (one recorded, one from before runs recorded it): nothing to say
+    same = [cell("pretrained", s, 0.9 + s / 100) for s in range(3)] + \
+           [cell("rand", s, 0.8, "fp32") for s in range(3)]
+    assert not [f for f in findings(tables_from_results({"non-text": same})) if "precisions" in f]
+    # re-emb in bf16 against pretrained in fp32: named, with each side's precision
+    mixed = same + [cell("re-emb", s, 0.85 + s / 50, "bf16") for s in range(3)]
+    found = [f for f in findings(tables_from_results({"non-text": mixed})) if "precisions" in f]
+    assert len(found) == 1 and "pretrained (fp32) > re-emb (bf16)" in found[0] and "re-emb (bf16) > rand (fp32)" in found[0]
+    assert "pretrained (fp32) > rand" not in found[0]
+
+
+def test_findings_test_a_voted_task_again_per_segment_and_count_its_pieces():
+    """MAESTRO's 20 test pieces move accuracy 5 points a piece: the findings say so (counting pieces, not
+    segments) and test the same pairs on the segments before the vote."""
+    
+    def cell(label, seed, piece, segment):
+        return {"dataset": "maestro", "label": label, "variant": label, "seed": seed, "score": piece,
+                "metric": "accuracy", "device": "cpu",
+                "test": {"accuracy": piece, "segment_accuracy": segment, "n": 936, "n_groups": 20}}
+
+    res = [cell("pretrained", s, 0.30, 0.33 + s / 100) for s in range(3)] + \
+          [cell("rand", s, 0.30, 0.25 + s / 200) for s in range(3)]
+    found = findings(tables_from_results({"non-text": res}))
+    assert any("maestro: the test set has 20 examples" in f and "5.0 points" in f for f in found)
+    seg = [f for f in found if "per segment" in f]
+    assert len(seg) == 1 and "936+ test segments instead of 20 pieces" in seg[0]
+    assert "pretrained > rand by +0.0850" in seg[0] and seg[0].rstrip(".").endswith("holds")
+    # a task without segments (Splice) gets no such line
+    plain = [{**r, "dataset": "splice", "test": {"accuracy": r["score"], "n": 300}} for r in res]
+    assert not [f for f in findings(tables_from_results({"non-text": plain})) if "per segment" in f]
 
 
 # ------------------------------------------------------------------ the dependencies give the old numbers

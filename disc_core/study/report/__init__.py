@@ -27,8 +27,6 @@ from .verdicts import (PAPER_GAP, PAPER_GAP_NOTE, PAPER_GAP_VERDICT, ordering_ta
                        tables_from_results, verdict)
 from .writer import write_report
 
-_findings = findings  # the name tests/test_reproduce.py imports
-
 __all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
            "RESULTS_FORMAT", "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict",
            "training_loss_table", "LOSS_GAP_TITLE", "LOSS_GAP_NOTE", "ordering_table", "loss_curve_figure",

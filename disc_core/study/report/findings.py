@@ -90,7 +90,8 @@ def findings(tables: dict, root: Path | None = None) -> list[str]:
             sub = sub[~sub["verdict"].str.startswith("n/a")]
             n = len(sub)
             if untested:
-                out.append(f"{study}: `{claim}`: not testable yet on {untested} dataset(s) (fewer than 2 paired seeds).")
+                out.append(f"{study}: `{claim}`: not testable yet on {untested} dataset(s) (fewer than 2 paired "
+                           "seeds).")
             if not n:
                 continue
             if "≈" in claim:
@@ -103,7 +104,8 @@ def findings(tables: dict, root: Path | None = None) -> list[str]:
                 nd = int((sub["verdict"] == "no difference").sum())
                 same = int(sub["verdict"].str.startswith("right direction on every seed").sum())
                 out.append(f"{study}: `{claim}`: holds on {h}, same direction but not significant on {ns}"
-                           + (f", same direction by the same amount on every seed (untestable) on {same}" if same else "")
+                           + (f", same direction by the same amount on every seed (untestable) on {same}"
+                              if same else "")
                            + f", reversed on {rv}" + (f", no difference on {nd}" if nd else "") + f" of {n} datasets.")
     for study in ("text", "text-1pct", "non-text"):
         o = tables.get(study, {}).get("orderings")

@@ -115,7 +115,9 @@ def data_splits(root: Path) -> list[str]:
     """'Data and splits': each dataset's sizes and notes, from the finished runs' own config.json."""
     L = ["## Data and splits", ""]
     seen = set()
-    for d in sorted(root.glob("*/*/*/seed*/config.json")) + sorted(root.glob("pretrain-steps/runs/*/*/*/seed*/config.json")):
+    configs = sorted(root.glob("*/*/*/seed*/config.json"))
+    configs += sorted(root.glob("pretrain-steps/runs/*/*/*/seed*/config.json"))
+    for d in configs:
         cfg, _ = read_json(d)
         try:
             info = cfg["resolved"]["dataset"]

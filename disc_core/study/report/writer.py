@@ -86,7 +86,8 @@ def _budget(plan, root: Path, unreadable: set[Path]) -> list[str]:
     L += ["", "*measured*: the finished cells' own wall time, summed (cells that ran side by side, `--jobs 2`, "
           "each on one thread, count in full: the plan's wall clock is about half of it); *estimated*: an idle "
           "2-core CPU running the task's cells one after another on two threads.", "",
-          "| task | variants | seeds | estimated minutes | measured minutes (cells finished) | budget (differs from the paper's) |",
+          "| task | variants | seeds | estimated minutes | measured minutes (cells finished) | "
+          "budget (differs from the paper's) |",
           "|---|---|---|---|---|---|"]
     measured_total = 0.0
     for t in plan.tasks:
