@@ -208,7 +208,7 @@ def test_a_run_store_id_resolves_to_its_folder(runs, monkeypatch, tmp_path):
     store = RunStore()
     cfg = RunConfig.from_dict(json.loads((runs["rand"] / "config.json").read_text())["config"])
     run_id = store.create(cfg, group="g")
-    shutil.copytree(runs["rand"], store.run_dir(run_id))
+    shutil.copytree(runs["rand"], store.run_dir(run_id), dirs_exist_ok=True)  # the store may have made the folder
     assert resolve_run(run_id) == store.run_dir(run_id)
 
 

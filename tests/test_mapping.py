@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-import disc_core.data.base as data_base
 from disc_core.cli.main import main
 from disc_core.data.base import DATASETS, DatasetInfo, Record, make_dataset
 from disc_core.errors import ConfigError, DataError
@@ -379,8 +378,7 @@ def test_preview_of_a_text_shift_shows_original_and_shifted(tok):
 
 @pytest.fixture
 def toy_registry(monkeypatch):
-    # only the toy datasets: the real loaders are tested elsewhere
-    monkeypatch.setattr(data_base, "_registered", True)
+    # the toy datasets beside the registered ones (the real loaders are tested elsewhere)
     for ds in (_dna_dataset(), _text_dataset()):
         info = DatasetInfo(name=ds.name, title=ds.name, discipline=ds.discipline, task=ds.task,
                            metric=ds.metric, origin="builtin", loader=lambda progress=None, ds=ds, **kw: ds)

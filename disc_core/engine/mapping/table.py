@@ -221,7 +221,7 @@ def resolve_table(table: MappingTable, order: Sequence[str], tokenizer) -> dict[
             raise table.error(f"symbol {sym!r} is mapped to the reserved token {id2tok[i]}", sym,
                               "the unused strategy is the one that maps onto [unused*] tokens")
         if i in seen_id:
-            raise table.error(f"token {id2tok[i]!r} is already used for another symbol (at {table.where.get(seen_id[i])})"
-                              "; the mapping must be one-to-one", sym)
+            raise table.error(f"token {id2tok[i]!r} is already used for another symbol "
+                              f"(at {table.where.get(seen_id[i])}); the mapping must be one-to-one", sym)
         m[sym], seen_id[i] = i, sym
     return {s: m[s] for s in order}
