@@ -271,3 +271,15 @@ def test_data_warm_parses_the_builtin_music_once(tmp_path, capsys, monkeypatch):
     assert rc == 0 and "319 pieces" in out and len(parsed) == 319  # the second time only reads the cache
     rc, _, err = cli(capsys, "data", "warm", "splice")
     assert rc != 0 and "not a music set" in err
+
+
+def test_data_import_of_a_table_without_labels_names_the_flag(tmp_path, capsys):
+    rows = "".join(f"ACGTAC{'G' * i},{6 + i}\n" for i in range(12))
+    path = write(tmp_path / "lengths.csv", "sequence,length\n" + rows)
+    before = list_user_datasets()
+    rc, out, err = cli(capsys, "data", "import", path, "--name", "no-labels", "--quiet")
+    assert rc != 0 and "no label column" in err and "columns found: sequence, length" in err
+    assert str(path) in err and "--label-column" in err and list_user_datasets() == before
+    one = write(tmp_path / "one.csv", "sequence\n" + "".join(f"ACGTAC{'G' * i}\n" for i in range(12)))
+    rc, _, err = cli(capsys, "data", "import", one, "--name", "no-labels", "--quiet")
+    assert rc != 0 and "single column ('sequence')" in err and "--label-column" in err
