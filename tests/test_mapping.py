@@ -228,8 +228,9 @@ def test_one_parser_reads_a_table_from_text_a_file_or_pairs(tmp_path):
         parse_mapping_table("A,apple\nC,cat\n", alphabet="ACG")
     with pytest.raises(DataError, match="^the mapping table, line 2: not valid JSON"):
         parse_mapping_table('{"A": "apple",\n "C" "cat"}')
-    with pytest.raises(DataError, match="has no rows"):
-        parse_mapping_table("\n\n")
+    for empty in ("\n\n", "", "  "):  # an emptied text box is an empty table, not a file name
+        with pytest.raises(DataError, match="^the mapping table: the table has no rows"):
+            parse_mapping_table(empty)
     for bad in ("A,apple\nA,cat", "A,apple\n,cat", '{"A": ["apple"]}'):
         with pytest.raises(DataError) as err:
             parse_mapping_table(bad)

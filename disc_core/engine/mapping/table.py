@@ -58,9 +58,9 @@ def _error(message, loc, name, hint=None) -> DataError:
 
 def _is_file_ref(s: str) -> bool:
     """A one-line string is a file name unless it holds a comma, a tab or JSON (then it is a one-row table)."""
-    if "\n" in s:
-        return False
     s = s.strip()
+    if not s or "\n" in s:
+        return False
     return Path(s).expanduser().is_file() or not (any(c in s for c in ",\t") or s.startswith(("{", "[")))
 
 
