@@ -97,7 +97,7 @@ def parse_mapping_table(source, alphabet: Sequence[str] | None = None) -> Mappin
     elif isinstance(source, str):
         table = _collect(_rows(source.lstrip("\ufeff"), TEXT_NAME), None, typed=True)
     else:
-        raise DataError(f"a mapping table is text, a file or pairs of symbol and token, not {type(source).__name__}")
+        raise DataError(f"a mapping table is text ({TABLE_FORMATS}), a file of it, or pairs of symbol and token")
     if alphabet is not None:
         alphabet = [str(s) for s in alphabet]
         known = set(alphabet)
