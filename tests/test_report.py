@@ -77,7 +77,7 @@ def test_four_damaged_cells_are_skipped_and_named_and_the_report_carries_on(quic
     assert "4 cell(s) are left out of every table" in section
     for where, what in {"pretrained/seed0": "is empty", "rand/seed0": "is not valid JSON",
                         "re-emb/seed0": "holds a list where a JSON object of results belongs",
-                        "unused/seed0": "its score is '0.91' (a string), not a finite number"}.items():
+                        "unused/seed0": "gives the score as '0.91' (a string), not a finite number"}.items():
         name = f"non-text/splice-synthetic/{where}/results.json"
         line = next(x for x in section.splitlines() if name in x)
         assert what in line and "run the reproduce command again" in line, line
@@ -103,7 +103,7 @@ def test_an_empty_config_is_named_and_a_missing_curve_leaves_the_loss_verdict(qu
     rc, report, err = _report(root, tmp_path / "out", capsys)
     assert rc == 0
     section = report[report.index("## Cells that could not be read"):report.index("## Where the cells ran")]
-    assert "`non-text/splice-synthetic/re-emb/seed1/config.json`: its config is empty" in section
+    assert "`non-text/splice-synthetic/re-emb/seed1/config.json`: the config file is empty" in section
     assert "1 finished cell(s) have no training curve" in section
     assert "`non-text/splice-synthetic/rand/seed1/metrics.jsonl`: missing" in section
     assert "re-emb/seed1/config.json" in err and "rand/seed1/metrics.jsonl" in err
@@ -142,11 +142,11 @@ def test_the_reproduction_page_shows_a_root_with_damaged_cells(quick_root, tmp_p
 
 @pytest.mark.parametrize("text, what", [
     ("", "is empty"), ('{"dataset": "splice", "lab', "is not valid JSON"), ("[1, 2]", "holds a list"),
-    ('{"dataset": "d", "label": "rand", "seed": 0, "metric": "accuracy", "score": "high"}', "its score is 'high'"),
+    ('{"dataset": "d", "label": "rand", "seed": 0, "metric": "accuracy", "score": "high"}', "gives the score as 'high'"),
     ('{"dataset": "d", "label": "rand", "seed": 0, "metric": "accuracy", "score": NaN}', "not a finite number"),
     ('{"dataset": "d", "label": "rand", "seed": 0, "metric": "accuracy"}', "lacks 'score'"),
     ('{"dataset": "d", "label": "rand", "seed": 0, "metric": "accuracy", "score": 0.5, "test": [0.5]}',
-     "its test metrics are a list"),
+     "gives the test metrics as a list"),
 ])
 def test_a_results_file_that_cannot_be_used_says_what_is_wrong(tmp_path, text, what):
     d = tmp_path / "non-text" / "d" / "rand" / "seed0"

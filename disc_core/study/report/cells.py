@@ -66,7 +66,7 @@ def read_json(path: str | Path):
     try:
         return json.loads(text), None
     except json.JSONDecodeError as err:
-        return None, f"is not valid JSON (cut off? {err.msg} at line {err.lineno}, column {err.colno})"
+        return None, f"is not valid JSON (cut off? {err.msg}: line {err.lineno}, column {err.colno})"
 
 
 def _kind(value) -> str:
@@ -83,11 +83,11 @@ def result_problem(r) -> str | None:
         return f"lacks {', '.join(repr(k) for k in lacking)}"
     score = r["score"]
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-        return f"its score is {score!r} ({_kind(score)}), not a finite number"
+        return f"gives the score as {score!r} ({_kind(score)}), not a finite number"
     if isinstance(r["seed"], bool) or not isinstance(r["seed"], int):
-        return f"its seed is {r['seed']!r}, not a whole number"
+        return f"gives the seed as {r['seed']!r}, not a whole number"
     if not isinstance(r.get("test", {}), dict):
-        return f"its test metrics are {_kind(r['test'])}, not an object"
+        return f"gives the test metrics as {_kind(r['test'])}, not an object"
     return None
 
 
@@ -108,7 +108,7 @@ def cell_problem(d: str | Path) -> CellProblem | None:
         cfg, err = read_json(d / "config.json")
         err = err or config_problem(cfg)
         if err:
-            return CellProblem(d / "config.json", f"its config {err}: which run this was cannot be told", fix)
+            return CellProblem(d / "config.json", f"the config file {err}: which run this was cannot be told", fix)
     if (d / "results.json").exists():
         res, err = read_json(d / "results.json")
         err = err or result_problem(res)

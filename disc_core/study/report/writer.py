@@ -10,7 +10,6 @@ stopping the report. The prose that is this study's own comes from ``docs/report
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -22,7 +21,7 @@ from ...fileio import atomic_write_text
 from ..compare import markdown_table, mean_std_text
 from ..paper import CITATION
 from . import sections as S
-from .cells import loss_curves, unreadable_cells
+from .cells import loss_curves, read_json, unreadable_cells
 from .export import export_results
 from .figures import loss_curve_figure, pretrain_steps_figure
 from .findings import findings
@@ -141,14 +140,15 @@ def _pretrain_steps(root: Path, tables: dict, figures_dir: Path, rel: str) -> li
             for _, r in s.iterrows()]
     ck = root / "pretrain-steps" / "checkpoints" / "checkpoints.json"
     if ck.exists():
-        meta = json.loads(ck.read_text(encoding="utf-8"))
+        meta, _ = read_json(ck)
         L += [f"Pre-training corpus: {meta.get('corpus', '?') if isinstance(meta, dict) else '?'}.", ""]
     L += [markdown_table(pd.DataFrame(rows)), ""]
-    lp = root / "pretrain-steps" / "checkpoints" / "mlm_losses.json"
+    mlm_losses, _ = read_json(root / "pretrain-steps" / "checkpoints" / "mlm_losses.json")
+    if not (isinstance(mlm_losses, list) and all(isinstance(x, (int, float)) for x in mlm_losses)):
+        mlm_losses = None  # no curve (or an unreadable one): the checkpoints' own losses only
     for ds, g in s.groupby("dataset"):
         name = f"pretrain_steps_{ds}.png"
-        pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps",
-                              json.loads(lp.read_text(encoding="utf-8")) if lp.exists() else None)
+        pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps", mlm_losses)
         L += [f"![metric against pre-training steps]({rel}/{name})", ""]
     return L
 
