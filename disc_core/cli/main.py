@@ -82,7 +82,7 @@ def _models(p):
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     # the modules with commands of their own (kept beside the code they drive); importing one registers them
-    from . import data, demo, experiment, inspect, mapping, reproduce, results, runs  # noqa: F401
+    from . import check, data, demo, experiment, inspect, mapping, reproduce, results, runs  # noqa: F401
 
     parser = argparse.ArgumentParser(
         prog="python -m disc_core",
