@@ -6,6 +6,10 @@
     python -m disc_core runs cancel ID [ID ...] | --group G
     python -m disc_core runs resume ID [--executor local|ray] [--ray-address ADDR]
     python -m disc_core runs export ID [--format csv|json] [--out FILE]
+    python -m disc_core runs rebuild                  set the store aside, rebuild it from the run folders
+
+A damaged or emptied store is rebuilt from the run folders by any of these (with a warning on stderr); a
+run folder that cannot be read is named on stderr and skipped; on a full disk the store is read read-only.
 
 Runs are launched with ``python -m disc_core compare DATASET ... --background`` or from the dashboard.
 """
@@ -13,6 +17,7 @@ Runs are launched with ``python -m disc_core compare DATASET ... --background`` 
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 from .base import add_executor_flags, command, print_table
@@ -30,10 +35,10 @@ def _ago(t: float | None) -> str:
 def _row(r) -> dict:
     score = (r.results or {}).get("score")
     return {"id": r.id, "group": r.group or "", "dataset": r.dataset, "label": r.label, "seed": r.seed,
-            "status": r.status, "step": f"{r.step}/{r.total_steps or '?'}",
+            "status": r.shown_status, "step": f"{r.step}/{r.total_steps or '?'}",
             "loss": "" if r.last_loss is None else f"{r.last_loss:.4f}",
             "score": "" if score is None else f"{score:.4f}",
-            "eta": "" if not r.eta_s or not r.active else f"{r.eta_s:.0f}s", "where": r.where,
+            "eta": "" if not r.eta_s or not r.active or r.stalled else f"{r.eta_s:.0f}s", "where": r.where,
             "created": _ago(r.created)}
 
 
@@ -60,12 +65,25 @@ def _runs(p):
     ex.add_argument("id")
     ex.add_argument("--format", choices=["csv", "json"], default="csv")
     ex.add_argument("--out", help="file to write (default: <id>.<format> here)")
+    sub.add_parser("rebuild", help="set the run store aside (kept) and rebuild it from the run folders")
 
     def run(args) -> int:
-        from ..runs import runner
         from ..runs.store import RunStore
 
         store = RunStore()
+        try:
+            return _act(args, store)
+        finally:
+            _tell(store)
+
+    def _act(args, store) -> int:
+        from ..runs import runner
+
+        if args.action == "rebuild":
+            done = store.rebuild()
+            print(done.describe())
+            store.problems = []  # named above
+            return 0
         if args.action == "list":
             runs = store.list(group=args.group, status=args.status)
             if args.json:
@@ -82,6 +100,10 @@ def _runs(p):
             where = f"pid {r.pid} on {r.host}" if r.pid else "no worker yet"
             print(f"run {r.id}  group {r.group or '-'}  {r.dataset} / {r.label} / seed {r.seed}")
             print(f"status {r.status} ({where}, attempt {r.attempt}, heartbeat {_ago(r.heartbeat) or 'none'})")
+            if r.stalled:
+                print(f"stalled: no heartbeat for {time.time() - r.heartbeat:.0f} s although its worker process is "
+                      "alive (stopped with SIGSTOP or Ctrl-Z? swapping? a disk that does not answer?); `kill -CONT "
+                      f"{r.pid}` continues a stopped one, `python -m disc_core runs cancel {r.id}` ends it")
             print(f"step {r.step}/{r.total_steps or '?'}  loss {r.last_loss}  folder {r.run_dir}")
             from ..runs.queue import queue_view, status_text
 
@@ -157,3 +179,13 @@ def _runs(p):
         return 1
 
     return run
+
+
+def _tell(store) -> None:
+    """What the store had to do (rebuilt, re-indexed, read-only) and the run folders it could not read, on
+    stderr: the command's own output (``--json`` included) stays as it is."""
+    for text in [*store.notices, *(f"warning: skipped a run folder: {p}" for p in store.problems)]:
+        try:
+            print(text, file=sys.stderr)
+        except OSError:
+            pass

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from .store import ACTIVE, HOST, RunInfo, RunStore, _pid_alive
+from .storedb import PRIVATE_FILE, private_dir
 
 __all__ = ["Executor", "LocalProcessExecutor", "CANCEL_GRACE_S"]
 
@@ -64,8 +65,7 @@ class LocalProcessExecutor(Executor):
         self._collect()
         store.update(run_id, executor="local")
         info = store.get(run_id)
-        run_dir = Path(info.run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir = private_dir(Path(info.run_dir))
         env = dict(os.environ)
         # the worker must import this very disc_core, installed or not
         pkg_parent = str(Path(__file__).resolve().parents[2])
@@ -75,7 +75,8 @@ class LocalProcessExecutor(Executor):
             cmd.append("--resume")
         rec_cwd = store._rec(run_id).get("cwd")  # relative model/data paths mean what they meant at launch
         cwd = rec_cwd if rec_cwd and os.path.isdir(rec_cwd) else None
-        with open(run_dir / "worker.log", "ab") as log:
+        fd = os.open(run_dir / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+        with open(fd, "ab") as log:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     env=env, cwd=cwd, start_new_session=True, close_fds=True)
         self._procs[run_id] = proc

@@ -25,8 +25,7 @@ NFS; one writer process on the store's own disk is safe, and the workers need no
   reason (the store's own heartbeat timeout is the second line); every metric it logged is kept, and
   ``runs resume`` continues it on any node from the last checkpoint that reached the head.
 - Artifacts: the run folder reaches the head's run folder when the run ends (and at each checkpoint), or
-  ``storage`` (a URI pyarrow understands: ``s3://bucket/runs``, ``gs://...``, ``file:///shared/runs``)
-  when given; the record's ``artifacts`` field then says where.
+  ``storage`` (a pyarrow URI: ``s3://bucket/runs``, ``file:///shared/runs``); ``artifacts`` then says where.
 
 :func:`run_cells` is the same idea for ``reproduce --executor ray``: every pending cell of a plan is a Ray
 task, and its finished run folder comes back into the plan's folder, where the resume rules find it.
@@ -89,9 +88,11 @@ def connect(address: str | None = None):
         ray.init(address=address, namespace=NAMESPACE, log_to_driver=False, logging_level="ERROR",
                  runtime_env={"py_modules": [str(pkg)], "env_vars": env})
     except (ConnectionError, RuntimeError, ValueError) as err:
-        raise ConfigError(f"no Ray cluster reachable at {address!r} ({str(err).splitlines()[0]}). Start one with "
-                          "`ray start --head` on this machine (README: 'Running on a Ray cluster'), or give its "
-                          "address with --ray-address / DISC_RAY_ADDRESS") from err
+        raise ConfigError(f"no Ray cluster reachable at {address!r} ({str(err).splitlines()[0]}). Start one "
+                          "with token authentication: `ray get-auth-token --generate; RAY_AUTH_MODE=token ray start "
+                          "--head` (a plain `ray start --head` lets anyone who reaches its ports run code; README: "
+                          "'Running on a Ray cluster'), or give its address with --ray-address / DISC_RAY_ADDRESS "
+                          "(with RAY_AUTH_MODE=token set here too)") from err
     return ray
 
 
@@ -105,9 +106,10 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
         if not address and current.exists():
             address = current.read_text(encoding="utf-8").strip()
         if not address:
-            raise ConfigError("no Ray cluster runs on this machine (address 'auto'): start one with "
-                              "`ray start --head`, or give a cluster's address with --ray-address / "
-                              "DISC_RAY_ADDRESS (README: 'Running on a Ray cluster')")
+            raise ConfigError("no Ray cluster runs on this machine (address 'auto'): start one with token "
+                              "authentication, `ray get-auth-token --generate; RAY_AUTH_MODE=token ray start --head`, "
+                              "or give a cluster's address with --ray-address / DISC_RAY_ADDRESS (README: 'Running "
+                              "on a Ray cluster')")
     if address == "local" or "://" in address or ":" not in address:
         return
     host, _, port = address.rpartition(":")
@@ -125,7 +127,7 @@ def _code_version() -> str:
     process that made it, so a newer disc_core gets a service of its own instead of calling an old one."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha1()
-    for name in ("ray_executor.py", "store.py", "worker.py"):
+    for name in ("ray_executor.py", "store.py", "recovery.py", "storedb.py", "index.py", "records.py", "worker.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:6]
 
@@ -174,9 +176,7 @@ def _copy_uri(src: str, dst: str) -> None:
     import pyarrow.fs as pafs
 
     def fs_of(x):
-        if "://" in x:
-            return pafs.FileSystem.from_uri(x)
-        return pafs.LocalFileSystem(), str(Path(x).resolve())
+        return pafs.FileSystem.from_uri(x) if "://" in x else (pafs.LocalFileSystem(), str(Path(x).resolve()))
 
     (sfs, spath), (dfs, dpath) = fs_of(src), fs_of(dst)
     dfs.create_dir(dpath, recursive=True)
@@ -203,8 +203,8 @@ class StoreService:
         threading.Thread(target=self._watch, name="disc-ray-watch", daemon=True).start()
 
     def ping(self) -> dict:
-        return {"node": self.node, "root": str(self.store.root), "host": HOST, "pid": os.getpid(),
-                "storage": self.storage, "name": self.name}
+        return {"node": self.node, "root": str(self.store.root), "host": HOST, "pid": os.getpid(), "name": self.name,
+                "storage": self.storage}
 
     def call(self, method: str, *args, **kwargs):
         if method not in PROXIED:
@@ -238,8 +238,7 @@ class StoreService:
         ray.cancel(ref, force=True)
         return True
 
-    def tasks(self) -> list[str]:
-        """Runs whose task this service is watching."""
+    def tasks(self) -> list[str]:  # the runs whose task this service is watching
         with self._lock:
             return list(self._refs)
 
@@ -314,8 +313,8 @@ class RemoteStore:
     def run_dir(self, run_id) -> Path:
         return self.root / run_id
 
-    def fresh(self) -> "RemoteStore":
-        return self  # actor calls are safe from any thread
+    def fresh(self) -> "RemoteStore":  # actor calls are safe from any thread
+        return self
 
     def listeners(self, run_id) -> list:
         return [] if self.local and not self.storage else [_CheckpointSync(self, run_id)]
@@ -348,7 +347,7 @@ class _CheckpointSync(Listener):
         self.store, self.run_id, self.seen = store, run_id, None
         self.path = store.run_dir(run_id) / "checkpoint" / "trainer_state.pt"
 
-    def on_start(self, ev) -> None:
+    def on_start(self, ev) -> None:  # the checkpoint a resume started from has reached the head already
         self.seen = self.path.stat().st_mtime if self.path.exists() else None
 
     def on_step(self, ev) -> None:
@@ -357,11 +356,6 @@ class _CheckpointSync(Listener):
             self.store.push(self.run_id)
             self.store.update(self.run_id, synced_step=ev.step)
 
-    def on_eval(self, ev) -> None:
-        pass
-
-    def on_end(self, ev) -> None:
-        pass
 
 
 def _run_on_node(service: str, run_id: str, resume: bool) -> int:

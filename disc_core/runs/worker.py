@@ -11,7 +11,13 @@ What it does, in order:
    :func:`~disc_core.engine.experiment.run_experiment` in the run folder with a
    :class:`~disc_core.runs.store.StoreListener`, so every step and evaluation reaches the store as it
    happens (``metrics.jsonl`` in the run folder is a second copy);
-4. records the results (``finished``) or the traceback (``failed``).
+4. records the results (``finished``) or the traceback (``failed``). When even that cannot be written (a full
+   disk), the traceback goes into the *last words* file it reserved at the start
+   (:func:`~disc_core.runs.index.reserve_last_words`), so the run is marked failed with its true cause later.
+
+It runs with umask ``077``: everything it writes in the run folder is private to the user. A run store that
+turns out damaged while it trains is rebuilt from the run folders and the worker carries on
+(:mod:`disc_core.runs.recovery`); a store that cannot be written (a full disk) keeps a queued worker waiting.
 
 SIGTERM (what :func:`disc_core.runs.runner.cancel` sends) or a cancel flag in the store (for a worker on
 another machine) ends it as ``cancelled``: the signal handler only wakes the heartbeat thread, which
@@ -31,7 +37,9 @@ import threading
 import time
 import traceback
 
+from . import index
 from .store import CANCELLED, FAILED, FINISHED, HOST, RunStore
+from .storedb import StoreUnwritable
 
 __all__ = ["main", "run_worker", "max_concurrent", "visible_gpus"]
 
@@ -76,6 +84,14 @@ def max_concurrent(gpus: list[str] | None = None) -> int:
     return max(1, len(visible_gpus() if gpus is None else gpus))
 
 
+def _say(*lines: str) -> None:
+    """Print to the worker's log; a full disk must not turn a message into a second failure."""
+    try:
+        print(*lines, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
 class _Heartbeat(threading.Thread):
     """Beats every second; on a cancel (SIGTERM or the store's flag) marks the run cancelled and exits."""
 
@@ -96,6 +112,7 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         store = self.store.fresh()  # its own connection: never waits on a main-thread transaction of ours
+        last_err = None
         while True:
             if self.cancel_requested:
                 self._cancel(store)
@@ -105,24 +122,35 @@ class _Heartbeat(threading.Thread):
                 if store.beat(self.run_id):
                     self.cancel_requested = True
                     continue
-            except Exception as err:  # a busy database must not kill the run; the next beat retries
-                print(f"heartbeat: {err}", file=sys.stderr, flush=True)
+            except Exception as err:  # a busy or full database must not kill the run; the next beat retries
+                if str(err) != last_err:
+                    _say(f"heartbeat: {err}")
+                last_err = str(err)
             self.wake.wait(BEAT_S)
             self.wake.clear()
 
     def _cancel(self, store: RunStore) -> None:
         try:
             store.finish(self.run_id, CANCELLED, note="cancelled by the user")
+        except BaseException as err:
+            index.write_last_words(store.run_dir(self.run_id), f"cancelled by the user (SIGTERM or the store's flag); "
+                                   f"the run store could not record it: {type(err).__name__}: {err}")
         finally:
-            print("cancelled", file=sys.stderr, flush=True)
+            _say("cancelled")
             os._exit(CANCELLED_EXIT)
 
 
 def _wait_for_slot(store: RunStore, run_id: str) -> str | None:
     gpus = visible_gpus()
     limit = max_concurrent(gpus)
+    said = None
     while True:
-        ok, gpu = store.claim_slot(run_id, limit, gpus)
+        try:
+            ok, gpu = store.claim_slot(run_id, limit, gpus)
+        except StoreUnwritable as err:  # a full disk: wait in the queue until there is room again
+            if str(err) != said:
+                _say(f"waiting: {err}")
+            said, ok, gpu = str(err), False, None
         if ok:
             return gpu
         time.sleep(POLL_S)
@@ -142,6 +170,8 @@ def run_worker(store: RunStore, run_id: str, resume: bool = False, claim: bool =
         signal.signal(signal.SIGTERM, hb.request_cancel)
     except ValueError:  # not the main thread (some cluster workers): the store's cancel flag still reaches us
         pass
+    run_dir = store.run_dir(run_id)
+    index.reserve_last_words(run_dir)  # room for the cause of death, should the disk fill up
     store.attach(run_id, pid=os.getpid(), host=HOST, pid_started=psutil.Process().create_time(), **where)
     hb.start()
     try:
@@ -158,26 +188,32 @@ def run_worker(store: RunStore, run_id: str, resume: bool = False, claim: bool =
 
         info = store.get(run_id)
         cfg = RunConfig.from_dict(info.config)
-        run_dir = store.run_dir(run_id)
         if resume:
             store.pull(run_id)  # a worker on another machine fetches the run folder (its checkpoint) first
             has_ckpt = (run_dir / "checkpoint" / "trainer_state.pt").exists()
             store.update(run_id, note=f"resumed (attempt {info.attempt}) from the last checkpoint" if has_ckpt else
                          "no checkpoint was saved (set checkpoint_steps to save them): started over")
-        print(f"run {run_id} attempt {info.attempt} on {HOST} pid {os.getpid()} gpu {gpu}", flush=True)
+        _say(f"run {run_id} attempt {info.attempt} on {HOST} pid {os.getpid()} gpu {gpu}")
         results = run_experiment(cfg, run_dir, listeners=[StoreListener(store, run_id), *store.listeners(run_id)],
                                  resume=resume)
         store.push(run_id)  # the run folder reaches the store's machine before the run counts as finished
         store.finish(run_id, FINISHED, results=results)
+        index.write_last_words(run_dir, "")
         return 0
     except BaseException:
         err = traceback.format_exc()
-        print(err, file=sys.stderr, flush=True)
+        _say(err)
         try:
             store.push(run_id)  # what it wrote (metrics.jsonl, the last checkpoint) is kept for a resume
         except Exception as push_err:
-            print(f"could not copy the run folder back: {push_err}", file=sys.stderr, flush=True)
-        store.finish(run_id, FAILED, error=err)
+            _say(f"could not copy the run folder back: {push_err}")
+        try:
+            store.finish(run_id, FAILED, error=err)
+            index.write_last_words(run_dir, "")
+        except BaseException as store_err:  # a full disk: the reserved last words take no new space
+            words = f"{err.rstrip()}\n(the run store could not record this: {type(store_err).__name__}: {store_err})"
+            _say(words[-2000:])
+            index.write_last_words(run_dir, words)
         return 1
     finally:
         hb.stop()
@@ -190,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     ap.add_argument("--root", help="runs root holding the store (default: $DISC_RUNS_DIR or the user data dir)")
     args = ap.parse_args(argv)
-    return run_worker(RunStore(args.root), args.run_id, resume=args.resume)
+    os.umask(0o077)  # the run folder's files: the user's only
+    return run_worker(RunStore(args.root, echo=True), args.run_id, resume=args.resume)
 
 
 if __name__ == "__main__":
