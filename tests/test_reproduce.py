@@ -1,6 +1,7 @@
 """The reproduction command end to end (quick profile, tiny model): runs, reuse, report, figures."""
 
 import re
+from pathlib import Path
 from dataclasses import replace
 
 import pandas as pd
@@ -73,13 +74,11 @@ def test_report_only_and_bad_filter(quick, tmp_path, capsys):
     assert "non-text/splice-synthetic" in out and "non-text/deeploc" not in out
 
 
-def test_plans_fit_their_budgets():
+def test_the_estimate_models_bf16_and_attention_dropout():
     # the laptop plan is sized for a CPU with native bf16 (AMX), as on the machine it ran on; in fp32 it is longer
     hours = {p: sum(estimate_seconds(t, "all-MiniLM-L6-v2", cpu_bf16=True) for t in build_plan(p).tasks) / 3600
              for p in PROFILES if p != "gpu"}
-    # (the plan grew with what it measured: MAESTRO at 3 epochs, three DeepLoc seeds, H4's learning-rate look;
-    # the report prints the measured minutes beside each task's estimate)
-    assert hours["quick"] < 0.2 and 2 < hours["laptop"] < 60
+    assert hours["quick"] < 0.2 < hours["laptop"]
     fp32 = sum(estimate_seconds(t, "all-MiniLM-L6-v2", cpu_bf16=False) for t in build_plan("laptop").tasks) / 3600
     assert fp32 > 1.25 * hours["laptop"]  # bf16 in training mode: 1.3x (502 tokens) to 1.4x (62) a step
     # without attention dropout a 502-token step is ~4x cheaper; at 62 tokens it changes nothing
@@ -90,42 +89,48 @@ def test_plans_fit_their_budgets():
     splice = next(t for t in build_plan("laptop").tasks if t.key == "non-text/splice")
     assert estimate_seconds(replace(splice, overrides={**splice.overrides, "attention_dropout": 0.0}),
                             "all-MiniLM-L6-v2", True) == estimate_seconds(splice, "all-MiniLM-L6-v2", True)
-    laptop = build_plan("laptop")
-    # the learning-rate grid first, then the core claims (an interrupted plan still publishes them) ...
-    keys = [t.key for t in laptop.tasks]
-    assert all(k.startswith("lr-grid/") for k in keys[:4])
-    assert keys[4:7] == ["text/stsb", "non-text/splice", "text-1pct/stsb"]
-    assert laptop.tasks[4].variants == ("pretrained+shift", "rand+shift")
-    # ... the 500-token probe after the core claims and the re-emb claim on text, at full length
-    h4 = keys.index("signal/h4")
-    stsb_reemb = next(i for i, t in enumerate(laptop.tasks) if t.key == "text/stsb" and "re-emb" in t.variants)
-    assert h4 > stsb_reemb and laptop.tasks[h4].overrides["max_length"] == 512
-    assert laptop.tasks[-1].study == "pretrain-steps"
-    assert all(len(t.seeds) >= 3 for t in laptop.tasks if t.study in ("non-text", "text", "text-1pct"))
-    # nothing truncated below the task's own length, and whole epochs (or a stated step budget)
-    from disc_core.study.reproduce import TYPICAL_TOKENS
 
+
+def test_laptop_budgets_are_whole_epochs_at_full_length():
+    from disc_core.study.plan_cost import typical_tokens
+    from disc_core.study.plans import epoch_steps
+
+    laptop = build_plan("laptop")
     for t in laptop.tasks:
-        if t.study in ("non-text", "signal"):
-            assert t.overrides.get("max_length", 512) >= TYPICAL_TOKENS[t.dataset], t.key
+        o = t.overrides
+        # nothing truncated below the task's own length
+        if t.study in ("non-text", "signal", "best-lr"):
+            assert o.get("max_length", 512) >= typical_tokens(t.dataset), t.key
+        # whole epochs of the training set, or a budget the task's text states
+        frac = o.get("train_fraction", 1.0)
+        whole = o["max_steps"] % epoch_steps(t.dataset, 1, fraction=frac) == 0
+        assert whole or f"{o['max_steps']} steps" in t.why, t.key
+        assert o["eval_steps"] == max(1, o["max_steps"] // 8)
+        if t.study in ("non-text", "text", "text-1pct", "best-lr", "pretrain-steps"):
+            assert len(t.seeds) >= 3, t.key
     gpu = build_plan("gpu")
     assert gpu.model == "bert-base-uncased" and all(t.overrides.get("learning_rate") == 1e-5 for t in gpu.tasks)
 
 
-def test_shards_split_a_plan_without_running_a_cell_twice(tmp_path, monkeypatch):
-    from disc_core.study import reproduce as R
+def test_a_plan_file_expands_lists_and_grids_and_names_what_it_cannot_read(tmp_path):
+    from disc_core.errors import ConfigError
 
-    ran = []
-    monkeypatch.setattr(R, "run_comparison", lambda cfgs, sub, **kw: ran.extend(
-        (c.dataset, c.label, c.seed, c.num_threads) for c in cfgs) or [{"metric": "m", "score": 0.0, "steps": 0}])
-    monkeypatch.setattr(R, "_dataset_available", lambda name: (True, ""))
-    monkeypatch.setattr("disc_core.data.load_dataset", lambda name: object())
-    plan = build_plan("laptop", only=["text", "non-text/splice"])
-    every = [(c.dataset, c.label, c.seed) for t in plan.tasks for c in R.task_configs(t, plan.model)]
-    for i in range(3):
-        R.run_plan(plan, tmp_path, log=lambda *a: None, shard=(i, 3), num_threads=1)
-    assert sorted(r[:3] for r in ran) == sorted(every) and len(ran) == len(every)
-    assert {r[3] for r in ran} == {1}
+    f = tmp_path / "mine.yaml"
+    f.write_text("model: tiny\nbudget: true\nseeds: [0, 1]\nconfig: {learning_rate: 1.0e-04}\ntasks:\n"
+                 "  - {study: lr-look, dataset: [splice, amp-tm], variants: [pretrained, rand], epochs: 2,\n"
+                 "     each: {learning_rate: [3.0e-05, 3.0e-04]}, why: 'lr {learning_rate:g}, {ep}'}\n")
+    plan = build_plan(str(f))
+    assert [t.key for t in plan.tasks] == ["lr-look/splice/lr3e-05", "lr-look/splice/lr3e-04",
+                                          "lr-look/amp-tm/lr3e-05", "lr-look/amp-tm/lr3e-04"]
+    t = plan.tasks[0]
+    assert t.overrides["learning_rate"] == 3e-5 and t.seeds == (0, 1) and plan.model == "tiny"
+    assert t.why == f"lr 3e-05, 2 epochs ({t.overrides['max_steps']} steps of batch 32)"
+    f.write_text("tasks:\n  - {study: text, dataset: mrpc, variants: [rand], epoch: 3}\n")
+    with pytest.raises(ConfigError, match=r"unknown keys \['epoch'\]"):
+        build_plan(str(f))
+    f.write_text("tasks: [oops")
+    with pytest.raises(ConfigError, match="mine.yaml: cannot read the plan"):
+        build_plan(str(f))
 
 
 def test_results_file_round_trip_and_bad_file(quick, tmp_path):
@@ -204,21 +209,37 @@ def test_a_cell_of_another_config_is_set_aside_and_run_again(tiny_model, tmp_pat
     assert cell_state(tmp_path / "nowhere", cfg) == "missing"
 
 
-def test_jobs_share_a_plan_between_processes(tiny_model, tmp_path, monkeypatch):
-    """--jobs 2: two processes, every other cell each, nothing run twice; the report sees all of them."""
+def test_jobs_train_cells_side_by_side_through_the_run_store(tiny_model, tmp_path, monkeypatch):
+    """--jobs 2: the cells are background runs of the run store (its queue, two at a time, workers started by
+    the executor), each in its cell folder; reproduce starts no process of its own and the report sees all."""
+    import os
+
+    from disc_core.runs.store import RunStore
+
     monkeypatch.delenv("DISC_DATA_DIR", raising=False)
+    monkeypatch.delenv("DISC_MAX_CONCURRENT", raising=False)
+    monkeypatch.setenv("DISC_RUNS_DIR", str(tmp_path / "store"))
     root = tmp_path / "runs"
     rc = main(["reproduce", "--profile", "quick", "--only", "non-text/splice-synthetic", "--root", str(root),
                "--model", tiny_model, "--jobs", "2", "--report", str(tmp_path / "R.md"),
-               "--figures", str(tmp_path / "f")])
+               "--figures", str(tmp_path / "f"), "--no-progress"])
     assert rc == 0
-    cells = sorted(root.glob("non-text/splice-synthetic/*/seed*/results.json"))
+    cells = sorted(p.parent for p in root.glob("non-text/splice-synthetic/*/seed*/results.json"))
     assert len(cells) == 4 * 2  # 4 variants x 2 seeds, each once
-    logs = {p.name: p.read_text() for p in (root / "jobs").glob("shard-*.log")}
-    assert set(logs) == {"shard-0.log", "shard-1.log"}
-    ran = [re.findall(r"splice-synthetic (\S+) seed (\d)", text) for text in logs.values()]
-    assert len(ran[0]) == len(ran[1]) == 4 and not set(ran[0]) & set(ran[1])
+    assert not (root / "jobs").exists()  # no shard processes, no shard logs
+    store = RunStore()
+    runs = [store.get(i) for i in store.ids()]
+    assert len(runs) == 8 and {r.status for r in runs} == {"finished"}
+    assert sorted(Path(r.run_dir) for r in runs) == sorted(c.resolve() for c in cells)
+    assert all(r.pid and r.pid != os.getpid() for r in runs)  # each a worker of the executor
+    assert {r.config["num_threads"] for r in runs} == {max(1, (os.cpu_count() or 2) // 2)}
+    # two at a time: some pair of runs overlapped
+    assert any(a.started < b.finished and b.started < a.finished for a in runs for b in runs if a is not b)
     assert "| splice-synthetic | pretrained > rand | 2 |" in (tmp_path / "R.md").read_text()
+    # a second call reuses every cell and queues nothing
+    assert main(["reproduce", "--profile", "quick", "--only", "non-text/splice-synthetic", "--root", str(root),
+                 "--model", tiny_model, "--no-report", "--no-progress"]) == 0
+    assert len(store.ids()) == 8
 
 
 def test_gpu_hours_pack_cells_longest_first(capsys):
@@ -234,22 +255,3 @@ def test_gpu_hours_pack_cells_longest_first(capsys):
     assert main(["reproduce", "--profile", "gpu", "--dry-run", "--gpus", "1", "8"]) == 0
     out = capsys.readouterr().out
     assert f"on 1 GPU(s): ~{one:.1f} h" in out and f"on 8 GPU(s): ~{eight:.1f} h" in out and "assumed" in out
-
-
-def test_laptop_plan_gives_rte_a_learning_rate_look_and_h4_its_own_rate_after_their_cells():
-    plan = build_plan("laptop")
-    keys = [t.key for t in plan.tasks]
-    # H4: the 1e-4 probe, then three seeds at 3e-5 (its one-seed look separated the two and became seed 0)
-    h4 = [t for t in plan.tasks if t.study == "non-text" and t.dataset == "h4"]
-    assert len(h4) == 1 and h4[0].overrides["learning_rate"] == 3e-5 and h4[0].seeds == (0, 1, 2)
-    assert not [t for t in plan.tasks if t.study == "lr-look" and t.dataset == "h4"]
-    probe = next(t for t in plan.tasks if t.key == "signal/h4")
-    # the same cells as the probe but for the rate: full length, no attention dropout, pretrained and rand
-    assert {k: v for k, v in h4[0].overrides.items() if k != "learning_rate"} == \
-        {k: v for k, v in probe.overrides.items() if k != "learning_rate"}
-    assert h4[0].variants == probe.variants and plan.tasks.index(probe) < plan.tasks.index(h4[0])
-    looks = [t for t in plan.tasks if t.study == "lr-look" and t.dataset == "rte"]
-    assert [t.dataset for t in looks] == ["rte", "rte"]
-    assert sorted(t.overrides["learning_rate"] for t in looks) == [3e-5, 3e-4]
-    assert all(t.seeds == (0,) and t.variants == ("pretrained+shift", "rand+shift") for t in looks)
-    assert keys.index("text/rte") < plan.tasks.index(looks[0])

@@ -25,14 +25,6 @@ def print_table(rows: list[dict]) -> None:
         print("  ".join(str(line.get(c, "")).ljust(w[c]) for c in cols).rstrip())
 
 
-def _progress(args):
-    if not args.progress:
-        return None
-    from ..engine.events import TqdmListener
-
-    return lambda cfg: [TqdmListener(desc=f"{cfg.dataset} {cfg.label} s{cfg.seed}", leave=False)]
-
-
 def _log(msg: str) -> None:
     print(msg, flush=True)
 
@@ -68,11 +60,11 @@ def _reproduce(p: argparse.ArgumentParser):
                    help="with --dry-run: the plan's hours on N GPUs (e.g. --gpus 1 8 32), from each cell's "
                         "estimate at an assumed 100k bert-base training tokens/s per GPU")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="run the plan as N processes side by side, each on cores/N threads (every N-th cell "
-                        "each, in plan order); on a 2-core CPU two one-thread runs do more work than one "
-                        "two-thread run (benchmarks/RESULTS.md)")
-    p.add_argument("--shard", default=None, metavar="I/N", help=argparse.SUPPRESS)  # one process of --jobs
-    p.add_argument("--num-threads", type=int, default=None, help="torch threads per run (default: the plan's)")
+                   help="train N cells at a time, each on cores/N threads: the run store's queue runs them "
+                        "(DISC_MAX_CONCURRENT=N for this plan); on a 2-core CPU two one-thread runs do more "
+                        "work than one two-thread run (benchmarks/RESULTS.md)")
+    p.add_argument("--num-threads", type=int, default=None, help="torch threads per run (default: the plan's, "
+                                                                  "or cores/N with --jobs N)")
     add_executor_flags(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=sys.stdout.isatty(),
                    help="a progress bar per run (default: when writing to a terminal)")
@@ -94,8 +86,9 @@ def _reproduce(p: argparse.ArgumentParser):
             total = sum(estimate_seconds(t, plan.model) for t in plan.tasks)
             print(f"\nestimated {total / 3600:.1f} h of an idle 2-core CPU; runs go to {root}")
             if args.gpus:
-                from ..study.reproduce import GPU_TOKENS_PER_S, hours_on_gpus, n_cells
+                from ..study.plan_cost import costs, hours_on_gpus, n_cells
 
+                GPU_TOKENS_PER_S = costs()["gpu"]["tokens_per_s"]
                 cells = sum(n_cells(t) for t in plan.tasks)
                 for n in args.gpus:
                     print(f"on {n} GPU(s): ~{hours_on_gpus(plan, n):.1f} h for its {cells} cells (one cell per GPU "
@@ -104,18 +97,21 @@ def _reproduce(p: argparse.ArgumentParser):
             return 0
         on_ray = (args.executor or os.environ.get("DISC_EXECUTOR") or "local") == "ray"
         if on_ray and args.jobs > 1:
-            raise ConfigError("--jobs splits a plan over local processes; with --executor ray the cluster "
-                              "places every cell (leave --jobs out)")
-        if not args.report_only and args.jobs > 1 and not args.shard:
-            _run_jobs(args, root)
-        elif not args.report_only:
-            shard = tuple(int(x) for x in args.shard.split("/")) if args.shard else (0, 1)
-            counts = run_plan(plan, root, log=_log, listeners_for=_progress(args), corpus=args.corpus,
-                              shard=shard, num_threads=args.num_threads, executor="ray" if on_ray else "local",
-                              ray_address=args.ray_address)
-            print(f"ran {counts['ran']} cells, reused {counts['reused']}"
+            raise ConfigError("--jobs sets how many cells train at a time on this machine; with --executor ray "
+                              "the cluster places every cell (leave --jobs out)")
+        if args.jobs < 1:
+            raise ConfigError(f"--jobs {args.jobs}: give 1 or more cells at a time")
+        if not args.report_only:
+            threads = args.num_threads
+            if args.jobs > 1:
+                os.environ["DISC_MAX_CONCURRENT"] = str(args.jobs)  # the workers' queue reads it
+                threads = threads or max(1, (os.cpu_count() or 2) // args.jobs)
+            counts = run_plan(plan, root, log=_log, corpus=args.corpus, num_threads=threads,
+                              executor="ray" if on_ray else "local", ray_address=args.ray_address,
+                              progress=args.progress)
+            print(f"ran {counts['ran']} cells, reused {counts['reused']}, copied {counts['copied']}"
                   + (f"; skipped (see above): {', '.join(counts['skipped'])}" if counts["skipped"] else "")
-                  + (f"; failed on the cluster: {', '.join(counts['failed'])}" if counts.get("failed") else ""))
+                  + (f"; failed: {', '.join(counts['failed'])}" if counts.get("failed") else ""))
         if args.no_report:
             return 0
         report = Path(args.report) if args.report else root / "REPRODUCTION.md"
@@ -138,45 +134,6 @@ def _reproduce(p: argparse.ArgumentParser):
         return 0
 
     return run
-
-
-def _run_jobs(args, root: Path) -> None:
-    """``--jobs N``: N copies of this command, each with ``--shard i/N`` and cores/N threads; their output
-    goes to ``<root>/jobs/shard-<i>.log``. Waits for all; an interrupt stops all."""
-    import os
-    import subprocess
-    import time
-
-    n = args.jobs
-    threads = args.num_threads or max(1, (os.cpu_count() or 2) // n)
-    argv = list(getattr(args, "_argv", sys.argv[1:]))
-    if "--jobs" in argv:  # drop "--jobs N" / "--jobs=N"
-        i = argv.index("--jobs")
-        del argv[i:i + 2]
-    argv = [a for a in argv if not a.startswith("--jobs=")]
-    logs = root / "jobs"
-    logs.mkdir(parents=True, exist_ok=True)
-    procs = []
-    for i in range(n):
-        cmd = [sys.executable, "-m", "disc_core", *argv, "--shard", f"{i}/{n}", "--num-threads", str(threads),
-               "--no-report", "--no-progress"]
-        log = open(logs / f"shard-{i}.log", "ab")
-        procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "OMP_NUM_THREADS": str(threads)}), log))
-        print(f"shard {i}/{n}: {threads} thread(s), log {logs / f'shard-{i}.log'}")
-    try:
-        while any(p.poll() is None for p, _ in procs):
-            time.sleep(2)
-    except KeyboardInterrupt:
-        for p, _ in procs:
-            p.terminate()
-        raise
-    finally:
-        for _, log in procs:
-            log.close()
-    failed = [i for i, (p, _) in enumerate(procs) if p.returncode]
-    if failed:
-        print(f"shards {failed} exited with an error: see their logs", file=sys.stderr)
 
 
 @command("pretrain", "MLM-pre-train a small BERT with checkpoints (or take given ones) and fine-tune each "

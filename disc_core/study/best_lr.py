@@ -2,7 +2,7 @@
 
 The paper fine-tunes every variant at one learning rate, chosen on rand. A careful reader asks whether a
 gap between pretrained and rand is only the rate suiting one side better. Here each variant of a pair runs
-its first seed at every rate of one grid (:data:`~disc_core.study.reproduce.BEST_LR_GRID`), keeps the rate
+its first seed at every rate of one grid (the plan's ``lr_grid``: 3e-5, 1e-4, 3e-4), keeps the rate
 with the best *validation* score (never test), and runs its other seeds at that rate
 (:func:`~disc_core.study.reproduce.best_lr_choice`). :func:`best_lr_tables` reads those cells and sets the
 verdict of each protocol side by side: the plan's one-rate study of the same dataset (``non-text`` or
