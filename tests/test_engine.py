@@ -106,13 +106,30 @@ def test_resume_from_checkpoint_continues_the_same_run(tiny_model, tmp_path):
 
 
 def test_early_stopping_keeps_the_best_validation_checkpoint(tiny_model, tmp_path):
-    res = run_experiment(_cfg(tiny_model, max_steps=40, eval_steps=2, early_stopping_patience=2,
-                              learning_rate=0.5), tmp_path / "r")
+    import torch
+
+    from disc_core.engine.training import evaluate
+
+    cfg = _cfg(tiny_model, max_steps=40, eval_steps=2, early_stopping_patience=2, learning_rate=0.5,
+               save_model=True)
+    res = run_experiment(cfg, tmp_path / "r")
     evals = [e for e in read_metrics(tmp_path / "r") if e["kind"] == "eval" and e["split"] == "validation"]
     best = max(e["metrics"]["accuracy"] for e in evals)
     assert res["best_validation"] == best
     if res["stopped_early"]:
         assert res["steps"] < 40
+    # the saved (and scored) weights are the best step's: re-scoring them on the validation split gives that
+    # step's logged validation loss, not the last evaluation's
+    at_best = next(e["metrics"] for e in evals if e["step"] == res["best_step"])
+    last = evals[-1]["metrics"]
+    assert res["weights_step"] == res["best_step"]
+    model, tok, _ = load_finetuned(tmp_path / "r")
+    _, _, _, enc = prepare_data(cfg)
+    again, _ = evaluate(model, enc["validation"], "classification", 64, torch.device("cpu"), tok.pad_token_id)
+    assert again["accuracy"] == at_best["accuracy"]
+    assert again["loss"] == pytest.approx(at_best["loss"], rel=1e-4)
+    if res["best_step"] != evals[-1]["step"]:
+        assert again["loss"] != pytest.approx(last["loss"], rel=1e-6)
 
 
 def test_regression_on_sentence_pairs_with_train_fraction(tiny_model, tmp_path):
