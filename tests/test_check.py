@@ -119,3 +119,24 @@ def test_background_check_adds_seeds_through_the_run_store(tiny_model, tmp_path,
     seeds = {r.config["seed"] for r in store.list() if r.config["variant"] == "pretrained"}
     assert seeds == {1, 2} and len(prog.groups) == 3
     assert prog.text.startswith("verdict:") and INTERVAL.search(prog.text)
+
+
+def test_datasets_page_button_queues_the_check_and_shows_where_it_stands(tmp_path, monkeypatch, no_workers):
+    """The Datasets page's button queues the check as background runs (no worker starts here) and the page
+    shows the queue, the curves and where the check stands."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from disc_core.runs.store import RunStore
+
+    monkeypatch.setenv("DISC_RUNS_DIR", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120).run()
+    at.switch_page("views/datasets.py").run()
+    assert not at.exception, at.exception
+    at.button(key="datasets-check").click().run()
+    assert not at.exception, at.exception
+    runs = RunStore().list()
+    assert {r.config["variant"] for r in runs} == {"pretrained", "rand", "kmer-lr", "cnn"}
+    assert {r.dataset for r in runs} == {"splice-synthetic"} and len(no_workers.submitted) == 4
+    assert any("Running: 1 seed so far" in str(e.value) for e in at.info)

@@ -113,7 +113,7 @@ class Speed:
             return (f"{name}: measured on this machine, {self.tokens_per_s:,.0f} training tokens/s{racing} and "
                     f"{self.overhead_s:.0f} s of loading and evaluation per run ({basis}{conv})")
         scaled = f", scaled to this model's size ({self.factor:.2g}x the cost)" if self.factor != 1 else ""
-        return (f"{name}: no run of it has run on this machine yet, so a default, {self.tokens_per_s:,.0f} "
+        return (f"{name}: no run of it has finished on this machine yet, so a default, {self.tokens_per_s:,.0f} "
                 f"tokens/s{racing} ({DEFAULT_TOKENS_PER_S:,.0f} for one run of the bundled MiniLM on an idle "
                 f"2-core CPU{scaled}) and {DEFAULT_OVERHEAD_S:.0f} s per run; the estimate improves once a run "
                 "has taken a few steps")

@@ -32,6 +32,7 @@ from ..runs.queue import about
 from .compare import cell_dir, headline, paired_test, run_comparison
 
 __all__ = ["CheckSpec", "CheckResult", "run_check", "judge", "start_check", "check_progress", "CheckProgress",
+           "dashboard_spec", "check_runs", "DASHBOARD_CHECK",
            "BERT_VARIANTS", "BASELINE_VARIANTS", "CHECK_LEARNING_RATE", "MIN_SEEDS"]
 
 #: The two networks compared: BERT's pretrained weights against the same architecture from scratch.
@@ -43,6 +44,8 @@ BASELINE_VARIANTS = ("kmer-lr", "cnn")
 CHECK_LEARNING_RATE = 2e-4
 #: Paired seeds needed before an interval exists.
 MIN_SEEDS = 2
+#: The Datasets page's check: few enough steps for a CPU (the demo's budget), at most 5 seeds or 30 minutes.
+DASHBOARD_CHECK = {"max_steps": 40, "max_seeds": 5, "budget_minutes": 30.0}
 
 
 @dataclass
@@ -271,6 +274,25 @@ class CheckProgress:
     result: CheckResult
     done: bool
     text: str
+
+
+def dashboard_spec(dataset: str) -> CheckSpec:
+    """The check the Datasets page's button runs on ``dataset`` (:data:`DASHBOARD_CHECK`)."""
+    return CheckSpec(dataset, **DASHBOARD_CHECK)
+
+
+def _state(check_id: str) -> dict:
+    return json.loads(_spec_path(check_id).read_text(encoding="utf-8"))
+
+
+def check_runs(check_id: str, store=None) -> list:
+    """The background check's runs (:class:`~disc_core.runs.store.RunInfo`), BERT seeds first, for the curves."""
+    from ..runs.store import RunStore
+
+    store = store or RunStore()
+    tag = f"check:{check_id}:{_state(check_id)['stamp']}"
+    runs = [r for r in store.list() if tag in ((r.config or {}).get("tags") or [])]
+    return sorted(runs, key=lambda r: (r.config.get("variant") not in BERT_VARIANTS, r.seed, r.label))
 
 
 def _spec_path(check_id: str) -> Path:

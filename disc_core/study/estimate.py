@@ -34,11 +34,21 @@ PAPER_LR = 1e-5
 FEW_STEPS = 300
 
 
+def _facts() -> dict:
+    """Per known dataset: typical tokens an example and the training set's size (the plans' dataset facts)."""
+    try:
+        from .plans import dataset_facts
+    except ImportError:  # before the plans moved into study.plans
+        from .reproduce import TRAIN_SIZES, TYPICAL_TOKENS
+
+        return {d: {"tokens": TYPICAL_TOKENS.get(d), "train": TRAIN_SIZES.get(d)}
+                for d in set(TRAIN_SIZES) | set(TYPICAL_TOKENS)}
+    return dataset_facts()
+
+
 def train_size(dataset: str) -> int | None:
     """Training examples of a known dataset (the paper's and the built-in ones), else None."""
-    from .reproduce import TRAIN_SIZES
-
-    return TRAIN_SIZES.get(dataset)
+    return _facts().get(dataset, {}).get("train")
 
 
 def plan_steps(cfg: RunConfig, n_train: int | None) -> int | None:
@@ -93,10 +103,9 @@ def _tokens_per_example(cfg: RunConfig, runs: list[RunInfo]) -> tuple[float, str
     measured, ok = tokens_per_example(cfg.dataset, cfg.max_length, runs)
     if ok:
         return measured, "measured on earlier runs of this dataset"
-    from .reproduce import TYPICAL_TOKENS
-
-    if cfg.dataset in TYPICAL_TOKENS:
-        return float(min(cfg.max_length, TYPICAL_TOKENS[cfg.dataset])), "the dataset's typical length"
+    typical = _facts().get(cfg.dataset, {}).get("tokens")
+    if typical:
+        return float(min(cfg.max_length, typical)), "the dataset's typical length"
     got = dataset_tokens(cfg.dataset, cfg.max_length, cfg.model_name_or_path)
     if got is not None:
         return got, "the dataset's records (their mean length)"
