@@ -259,3 +259,14 @@ def test_tokens_per_example_come_from_the_dataset_not_128(tmp_path, monkeypatch,
     import_user_dataset(path, name=name)
     est = estimate_plan([RunConfig(dataset=name, max_steps=10, learning_rate=1e-4)], store=RunStore())
     assert est.tokens_per_example == pytest.approx(52.0) and "records" in est.tokens_source
+
+
+def test_compare_background_race_queues_a_racing_group(store, no_workers, capsys):
+    from disc_core.cli.main import main as cli_main
+
+    assert cli_main(["compare", "splice-synthetic", "--variants", "pretrained", "rand", "--background", "--race",
+                     "--max-steps", "5"]) == 0
+    assert "racing (all at once)" in capsys.readouterr().out
+    runs = store.list()
+    assert len(runs) == 2 and all(r.plan and r.plan["race"] == 2 for r in runs) and len(no_workers.submitted) == 2
+    assert cli_main(["compare", "splice-synthetic", "--race", "--max-steps", "5"]) == 2  # needs --background

@@ -156,6 +156,9 @@ def _compare(p):
     p.add_argument("--markdown", help="also write the table as Markdown here")
     p.add_argument("--background", action="store_true",
                    help="queue the cells as background runs (see `runs list`) instead of running here")
+    p.add_argument("--race", action="store_true",
+                   help="with --background: the cells train at the same time, sharing the cores (one thread each on "
+                        "a 2-core CPU), so their curves grow side by side; the group takes the machine's slots")
     add_executor_flags(p)
     add_config_flags(p)
 
@@ -177,6 +180,10 @@ def _compare(p):
             from ..errors import ConfigError
 
             raise ConfigError("--executor ray needs --background (runs in this process have no executor)")
+        if args.race and not args.background:
+            from ..errors import ConfigError
+
+            raise ConfigError("--race needs --background (runs in this process go one after another)")
         if args.background:
             from ..errors import ConfigError
             from ..runs.runner import launch_group, set_executor
@@ -195,9 +202,10 @@ def _compare(p):
 
                     executor.service(RunStore())
                 set_executor(executor)
-            ids = launch_group(configs)
+            ids = launch_group(configs, race=args.race)
             where = " on the Ray cluster" if getattr(executor, "name", "local") == "ray" else ""
-            print(f"queued {len(ids)} runs{where} in group {group}: {', '.join(ids)}")
+            racing = ", racing (all at once)" if args.race and len(ids) > 1 else ""
+            print(f"queued {len(ids)} runs{where}{racing} in group {group}: {', '.join(ids)}")
             print("watch them with `python -m disc_core runs list` or on the dashboard's Runs page")
             return 0
         results = run_comparison(configs, root, reuse=not args.no_reuse, log=print,

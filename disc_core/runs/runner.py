@@ -106,12 +106,13 @@ def launch(cfg: RunConfig, group: str | None = None, store: RunStore | None = No
     return run_id
 
 
-def launch_group(configs: list[RunConfig], store: RunStore | None = None) -> list[str]:
+def launch_group(configs: list[RunConfig], store: RunStore | None = None, race: bool = False) -> list[str]:
     """Queue the cells of a comparison as one group (``configs[0].group`` or a new name); returns the ids.
 
-    Every run is created before any worker starts, so the queue serves the cells in this order.
+    Every run is created before any worker starts, so the queue serves the cells in this order. ``race``: the
+    cells train at the same time, sharing the cores (:mod:`disc_core.runs.race`).
     """
-    return start_group(configs, store=store).ids
+    return start_group(configs, store=store, race=race).ids
 
 
 def plan_signature(configs: list[RunConfig]) -> str:
