@@ -29,16 +29,20 @@ def model_picker(prefix: str) -> str:
         st.session_state[ref_key] = "" if cur == DEFAULT_MODEL else cur
     if not teacher:
         st.session_state[src_key] = "bundled"
-    src = st.radio("Model", MODEL_SOURCES, key=src_key, horizontal=True, disabled=not teacher,
+    # the kept choice is also the widget's own first value: a quick click during a slow first run keeps it
+    src = st.radio("Model", MODEL_SOURCES, MODEL_SOURCES.index(st.session_state[src_key]), key=src_key,
+                   horizontal=True, disabled=not teacher,
                    help=None if teacher else f"Model folders and hub ids: {STUDENT_NOTE}")
     if src == "bundled":
         st.caption(KNOWN_MODELS[DEFAULT_MODEL])
         ref = DEFAULT_MODEL
     elif src == "local folder":
-        ref = st.text_input("Model folder (written by save_pretrained; safetensors weights)", key=ref_key,
+        ref = st.text_input("Model folder (written by save_pretrained; safetensors weights)",
+                            st.session_state.get(ref_key, ""), key=ref_key,
                             placeholder="/path/to/model").strip()
     else:
-        ref = st.text_input("Hugging Face hub id (needs the network or the local hub cache)", key=ref_key,
+        ref = st.text_input("Hugging Face hub id (needs the network or the local hub cache)",
+                            st.session_state.get(ref_key, ""), key=ref_key,
                             placeholder="bert-base-uncased").strip()
     ref = ref or DEFAULT_MODEL
     remember("model", ref)

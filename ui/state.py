@@ -40,7 +40,7 @@ def shared_selectbox(label: str, options: Sequence[str], name: str, key: str, de
     if st.session_state.get(key) not in options:
         cur = remembered(name)
         st.session_state[key] = cur if cur in options else default if default in options else options[0]
-    value = st.selectbox(label, options, key=key, **kw)
+    value = st.selectbox(label, options, options.index(st.session_state[key]), key=key, **kw)
     remember(name, value)
     return value
 

@@ -38,26 +38,29 @@ def recipe(is_text: bool) -> dict:
     """The collapsed recipe: RunConfig fields as widgets (their values kept by the page's ``keep``)."""
     from disc_core.engine.mapping import MAPPINGS
 
+    k = st.session_state  # each widget's first value is its kept one (ui.state.keep)
+    maps = list(MAPPINGS)
     with st.expander("Recipe (the paper's, at a learning rate that shows a difference in a few hundred steps)"):
         a, b, c, d = st.columns(4)
-        out = dict(
-            learning_rate=float(a.number_input("learning rate", 1e-7, 1.0, format="%.1e", key="train-lr")),
-            per_device_train_batch_size=int(b.number_input("batch size", 1, 1024, key="train-batch")),
-            warmup_steps=int(c.number_input("warm-up steps", 0, 100_000, key="train-warmup")),
-            eval_steps=int(d.number_input("evaluate every (0 = 10x a run)", 0, 1_000_000, key="train-eval-steps",
-                                          help="how often (optimiser steps) the validation set is scored: the "
-                                               "points of the validation curve, what early stopping watches")) or None,
-            max_length=int(a.number_input("max length", 8, 4096, key="train-max-length")),
-            mapping=b.selectbox("symbol mapping", list(MAPPINGS), key="train-mapping", disabled=is_text,
-                                help="custom: your own symbol,token table (below the recipe); unused is implied by "
-                                     "the 'unused' variant"),
-            shift_c=int(c.number_input("shift c", 1, 100_000, key="train-shift-c", disabled=not is_text)),
-            attention_dropout=0.0 if d.selectbox(
-                "attention dropout", ATTN, key="train-attn-dropout",
-                help="on a CPU BERT's 0.1 takes attention off its fused kernel: ~4x the time of a step at 500 "
-                     "tokens. Off is how the laptop reproduction trains H4; hidden dropout stays") == ATTN[1] else None,
-            train_fraction=float(st.slider("fraction of the training data", 0.01, 1.0, key="train-fraction")))
-    return out
+        lr = a.number_input("learning rate", 1e-7, 1.0, float(k["train-lr"]), format="%.1e", key="train-lr")
+        batch = b.number_input("batch size", 1, 1024, k["train-batch"], key="train-batch")
+        warmup = c.number_input("warm-up steps", 0, 100_000, k["train-warmup"], key="train-warmup")
+        every = d.number_input("evaluate every (0 = 10x a run)", 0, 1_000_000, k["train-eval-steps"],
+                               key="train-eval-steps", help="how often (optimiser steps) the validation set is "
+                               "scored: the points of the validation curve, what early stopping watches")
+        max_len = a.number_input("max length", 8, 4096, k["train-max-length"], key="train-max-length")
+        mapping = b.selectbox("symbol mapping", maps, maps.index(k["train-mapping"]), key="train-mapping",
+                              disabled=is_text, help="custom: your own symbol,token table (below the recipe); "
+                                                     "unused is implied by the 'unused' variant")
+        shift_c = c.number_input("shift c", 1, 100_000, k["train-shift-c"], key="train-shift-c", disabled=not is_text)
+        attn = d.selectbox("attention dropout", ATTN, ATTN.index(k["train-attn-dropout"]), key="train-attn-dropout",
+                           help="on a CPU BERT's 0.1 takes attention off its fused kernel: ~4x the time of a step "
+                                "at 500 tokens. Off is how the laptop reproduction trains H4; hidden dropout stays")
+        fraction = st.slider("fraction of the training data", 0.01, 1.0, float(k["train-fraction"]),
+                             key="train-fraction")
+    return dict(learning_rate=float(lr), per_device_train_batch_size=int(batch), warmup_steps=int(warmup),
+                eval_steps=int(every) or None, max_length=int(max_len), mapping=mapping, shift_c=int(shift_c),
+                attention_dropout=0.0 if attn == ATTN[1] else None, train_fraction=float(fraction))
 
 
 def table_input(name: str, ref: str) -> tuple[str | None, str | None]:
@@ -69,7 +72,8 @@ def table_input(name: str, ref: str) -> tuple[str | None, str | None]:
     up = st.file_uploader("Mapping table file (or type it below)", type=["csv", "tsv", "json"],
                           key="train-table-upload")
     text = up.getvalue().decode("utf-8-sig", "replace") if up is not None else st.text_area(
-        f"Mapping table: {TABLE_FORMATS}", key="train-table", height=120, placeholder="A,the\nC,of\nG,and\nT,to")
+        f"Mapping table: {TABLE_FORMATS}", st.session_state["train-table"], key="train-table", height=120,
+        placeholder="A,the\nC,of\nG,and\nT,to")
     try:
         return str(custom_table(text, get_dataset(name).alphabet, get_tokenizer(ref), store=run_store())), None
     except Exception as err:

@@ -30,18 +30,19 @@ if not set(st.session_state["train-variants"]) <= set(options):  # kept from a d
     st.session_state["train-variants"] = planning.default_variants(is_text)
 
 c1, c2 = st.columns([3, 1])
-variants = c1.multiselect("Variants", options, key="train-variants",
+kept = st.session_state  # each widget's first value is its kept one (ui.state.keep)
+variants = c1.multiselect("Variants", options, kept["train-variants"], key="train-variants",
                           help="; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))
-seeds_text = c2.text_input("Seeds", key="train-seeds",
+seeds_text = c2.text_input("Seeds", kept["train-seeds"], key="train-seeds",
                            help="`1, 2, 3` or `1-3`: one run per variant and seed (`3` alone is seed 3)")
 st.caption("**pretrained**: BERT as pretrained on English. **rand**: the same network from random weights (trained "
            "from scratch). **re-emb**: pretrained, but its word embeddings re-initialised. **unused**: symbols mapped "
            "onto BERT's `[unused]` vocabulary rows, which pretraining never trained. **+shift**: every token id moved "
            "by c (`T(i) = (i + c) mod D`), so the text is unreadable to the pretrained vocabulary.")
 a, b, c = st.columns([2, 2, 1], vertical_alignment="bottom")
-max_steps = a.number_input("max steps (0 = by epochs)", 0, 10_000_000, key="train-max-steps",
+max_steps = a.number_input("max steps (0 = by epochs)", 0, 10_000_000, kept["train-max-steps"], key="train-max-steps",
                            help="optimiser steps per run; 0 trains for the epochs on the right")
-epochs = b.number_input("epochs", 0.01, 100.0, key="train-epochs", disabled=max_steps > 0,
+epochs = b.number_input("epochs", 0.01, 100.0, float(kept["train-epochs"]), key="train-epochs", disabled=max_steps > 0,
                         help="passes over the training data (the paper: 3); used when max steps is 0")
 c.button("The paper's recipe", key="train-paper", on_click=lambda: st.session_state.update(form.PAPER),
          help="learning rate 1e-5, 3 epochs, seeds 1-3: on a laptop CPU hours, and the variants stay at the "
@@ -52,7 +53,8 @@ try:
 except Exception as err:  # torch missing or broken: say so, training cannot work anyway
     show_error(err)
     st.stop()
-device = st.selectbox("Device", devices, key="train-device", help=f"auto picks {device_name} here")
+device = st.selectbox("Device", devices, devices.index(kept["train-device"]) if kept["train-device"] in devices else 0,
+                      key="train-device", help=f"auto picks {device_name} here")
 st.caption(f"Device: **{device_name if device == 'auto' else device}**" +
            ("" if "cuda" in devices else " (no GPU found: runs use the CPU)"))
 table, blocked = form.table_input(name, ref) if recipe["mapping"] == "custom" and not is_text else (None, None)
