@@ -297,6 +297,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", help="the demo's and the plan's model (default: the bundled MiniLM; a tiny BERT "
                                     "folder for a quick try of the script)")
     ap.add_argument("--plan-steps", type=int, default=30)
+    ap.add_argument("--root", help="the run store the demo and the plan use (default: a fresh one); an earlier "
+                                   "run's store gives estimates from the speeds it measured")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     load = LoadSampler()
@@ -306,7 +308,8 @@ def main(argv=None) -> int:
     if args.candidates:
         figures["study"] = seed_study(parse_candidates(args.candidates), parse_seeds(args.seeds), Path(args.cache), load)
         print_study(figures["study"])
-    root = Path(tempfile.mkdtemp(prefix="bench-demo-runs-"))
+    root = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="bench-demo-runs-"))
+    print(f"run store: {root}", flush=True)
     if args.demo:
         figures["demo"] = time_demo(root, load, model=args.model)
         print_timed("demo", figures["demo"])

@@ -265,6 +265,11 @@ class QueueEntry:
     def label(self) -> str:
         return self.run.label
 
+    @property
+    def measured(self) -> bool:
+        """Whether its end rests on a measurement: a running run's own ETA, or a measured speed."""
+        return (self.status == RUNNING and self.run.eta_s is not None and bool(self.run.step)) or self.speed.measured
+
     def describe(self) -> str:
         """``queued · 2 runs ahead, starts in about 4 min`` / ``running · ends in about 1 min``."""
         if self.status == RUNNING:
@@ -462,7 +467,7 @@ def group_progress(group_runs: list[RunInfo], view: QueueView, runs: list[RunInf
     ends = [view.of(r.id) for r in group_runs if r.active]
     ends_in = None if any(e is None or e.ends_in_s is None for e in ends) else max((e.ends_in_s for e in ends),
                                                                                  default=0.0)
-    default = any(e is not None and e.ends_in_s is not None and not e.speed.measured for e in ends)
+    default = any(e is not None and e.ends_in_s is not None and not e.measured for e in ends)
     return GroupProgress(len(group_runs), counts, done, total, ends_in, default,
                          any(_race_size(r) > 1 for r in group_runs))
 
