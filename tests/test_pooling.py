@@ -123,10 +123,12 @@ def test_cli_results_pools_exports_and_says_what_is_not_finished(monkeypatch, tm
     assert "no run group no-such-group" in capsys.readouterr().err
 
 
-def test_seeds_have_one_meaning():
+def test_the_train_pages_seeds_are_the_engines():
+    from disc_core.engine import config
     from disc_core.errors import ConfigError
-    from disc_core.study.plan import parse_seeds
+    from disc_core.study import plan
 
-    assert parse_seeds("3") == [3] and parse_seeds("1, 2, 3") == parse_seeds("1-3") == parse_seeds(["1", "2", "3"])
+    assert plan.parse_seeds is config.parse_seeds  # one parser, not a copy
+    assert plan.parse_seeds("3") == [3] and plan.parse_seeds("1, 2, 3") == [1, 2, 3]
     with pytest.raises(ConfigError, match="whole number"):
-        parse_seeds("1, x")
+        plan.parse_seeds("1, x")

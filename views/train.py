@@ -34,7 +34,7 @@ kept = st.session_state  # each widget's first value is its kept one (ui.state.k
 variants = c1.multiselect("Variants", options, kept["train-variants"], key="train-variants",
                           help="; ".join(f"{k}: {v}" for k, v in VARIANTS.items()))
 seeds_text = c2.text_input("Seeds", kept["train-seeds"], key="train-seeds",
-                           help="`1, 2, 3` or `1-3`: one run per variant and seed (`3` alone is seed 3)")
+                           help="`1, 2, 3`: one run per variant and seed (`3` alone is seed 3)")
 st.caption("**pretrained**: BERT as pretrained on English. **rand**: the same network from random weights (trained "
            "from scratch). **re-emb**: pretrained, but its word embeddings re-initialised. **unused**: symbols mapped "
            "onto BERT's `[unused]` vocabulary rows, which pretraining never trained. **+shift**: every token id moved "

@@ -1,8 +1,8 @@
 """A launch plan, as the Train page and the CLI make it: seeds, variants, a recipe, a custom mapping table,
 the runs it queues and what they cost on this machine.
 
-One meaning of seeds everywhere (:func:`parse_seeds`): ``"3"`` is seed 3, ``"1,2,3"`` or ``"1-3"`` are seeds 1,
-2 and 3. :func:`suggested_recipe` is the plan the Train page starts from: the demo's learning rate (1e-4) and
+Seeds are read by the engine's one parser (:func:`disc_core.engine.config.parse_seeds`, re-exported here): on the
+Train page ``"3"`` is seed 3 and ``"1, 2, 3"`` seeds 1, 2 and 3. :func:`suggested_recipe` is the plan the Train page starts from: the demo's learning rate (1e-4) and
 the largest step budget of :data:`SUGGESTED_STEPS` that :func:`~disc_core.study.estimate.estimate_plan` does
 not warn about on this machine (the paper's 3 epochs at 1e-5 cannot tell the variants apart on a laptop and
 takes longer than a class can wait). :func:`custom_table` checks a pasted or uploaded ``symbol,token`` table
@@ -16,12 +16,11 @@ read it.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..engine.config import RunConfig
+from ..engine.config import RunConfig, parse_seeds
 from ..errors import ConfigError
 from ..runs.store import GroupLaunch, RunStore
 
@@ -33,33 +32,6 @@ __all__ = ["parse_seeds", "default_variants", "suggested_recipe", "SUGGESTED_STE
 SUGGESTED_LR = 1e-4
 #: Step budgets the Train page tries, largest first; it starts from the first that raises no warning here.
 SUGGESTED_STEPS = (200, 100, 60, 30)
-
-_SEED = re.compile(r"^(\d+)(?:-(\d+))?$")
-
-
-def parse_seeds(text: str | int | Sequence) -> list[int]:
-    """Seeds from ``"1, 2, 3"``, ``"1 2 3"``, ``"1-3"`` / ``"1..3"`` (a range, both ends included) or ``"3"``
-    (seed 3 alone); also a number or a list of such parts (``--seeds 1 2 3``). Repeats are dropped, the
-    order is kept. A :class:`~disc_core.errors.ConfigError` names the part that is not a seed."""
-    if isinstance(text, int):
-        return [text]
-    parts = [str(text)] if isinstance(text, str) else [str(t) for t in text]
-    seeds: list[int] = []
-    for part in parts:
-        part = re.sub(r"\s*(?:-|\.\.)\s*", "-", part.strip())
-        for item in (s for s in re.split(r"[,;\s]+", part) if s):
-            m = _SEED.match(item)
-            if not m:
-                raise ConfigError(f"seeds: {item!r} is not a seed -> give whole numbers separated by commas "
-                                  "(`1, 2, 3`) or a range (`1-3`)")
-            lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-            if hi < lo:
-                raise ConfigError(f"seeds: the range {item!r} runs backwards -> write it low to high (`1-3`)")
-            seeds += [s for s in range(lo, hi + 1) if s not in seeds]
-    if not seeds:
-        raise ConfigError("seeds: none given -> give at least one seed, e.g. `1` or `1, 2, 3`")
-    return seeds
-
 
 def default_variants(is_text: bool) -> list[str]:
     """The comparison a launch starts from: the paper's headline for the discipline."""
