@@ -1,6 +1,6 @@
 """disc_core: cross-discipline transfer of pretrained language models (Kao & Lee, 2021).
 
-A plain library (it never imports Streamlit). The dashboard in ``app.py``/``pages/`` and the CLI
+A plain library (it never imports Streamlit). The dashboard in ``app.py``/``views/`` and the CLI
 (``python -m disc_core``) are both thin layers over it.
 
 Layers, lowest first; a package imports only from layers below it (``tests/test_layout.py`` checks):
