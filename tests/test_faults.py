@@ -252,6 +252,12 @@ def test_store_truncated_to_zero_bytes_is_rebuilt_from_the_run_folders(root, fin
     info = store.get(rid)
     assert info.status == "finished" and info.results["steps"] == 8
     assert _steps(assert_nothing_lost(store, rid)) == list(range(1, 9))
+    store.close()
+    again = _cli("runs", "rebuild", root=root)  # on request, too: the store it replaces is kept as well
+    _answered(again)
+    assert again.returncode == 0 and "set aside" in again.stdout and "1 run(s)" in again.stdout
+    assert len(list(root.glob("store.*-*"))) == 2
+    assert_nothing_lost(RunStore(root), rid)
 
 
 def test_store_garbled_with_random_bytes_gives_a_message_and_is_rebuilt(root, finished, tiny_model):
@@ -348,6 +354,7 @@ def test_a_store_of_the_older_pickle_version_is_migrated_without_unpickling(root
     rid = _copy(finished, root)
     marker = tmp_path / "PWNED"
     shutil.move(root / "store", tmp_path / "new-store")
+    (root / rid / "run.json").unlink()  # the older version's run folders had no run.json
     old = diskcache.Cache(str(root / "store"))  # the old version's store: diskcache's default, pickling Disk
     old.set("index", [rid])
     old.set(f"run/{rid}", _Plant(str(marker)))
@@ -386,6 +393,8 @@ def test_runs_folder_and_store_are_private_to_their_user(finished):
     assert any(p.name == "cache.db" for p in files)
     for p in files:
         assert mode(p) == 0o600, f"{p} is {oct(mode(p))}"
+    assert_nothing_lost(RunStore(r), rid)
+    assert mode(r / "store" / "cache.db") == 0o600  # opening it again leaves it private
 
 
 # --------------------------------------------------------------------------------------- a full disk
