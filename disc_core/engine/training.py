@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import RunConfig
+from .config import MAX_STEPS, RunConfig
 from .encoding import Encoded, collate, make_batches
 from .events import EvalLogged, RunStarted, StepLogged, emit
 from .metrics import compute_metrics
@@ -290,6 +290,12 @@ def fine_tune(model, train: Encoded, val: Encoded | None, cfg: RunConfig, task: 
     micro_per_epoch = math.ceil(len(train) / B)
     steps_per_epoch = max(1, math.ceil(micro_per_epoch / accum))
     total = cfg.max_steps or max(1, int(math.ceil(steps_per_epoch * cfg.num_train_epochs)))
+    if total > MAX_STEPS:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"num_train_epochs (--num-train-epochs) {cfg.num_train_epochs:g} is {total:,} optimiser steps "
+                          f"on {len(train):,} training examples, more than the {MAX_STEPS:,} a run may take -> give "
+                          "fewer epochs, or --max-steps")
     sched = make_scheduler(opt, cfg, total)
     eval_every = cfg.eval_steps or max(1, total // 10)
     patience = cfg.early_stopping_patience if cfg.early_stopping_patience is not None else DEFAULT_PATIENCE
