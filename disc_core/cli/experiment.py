@@ -16,6 +16,7 @@ from pathlib import Path
 from .data import require_dataset
 from .base import add_executor_flags, command, executor_from_args
 from ..engine.config import REPORT_TO, RunConfig, parse_seeds
+from ..fileio import atomic_write_text
 from ..runs.store import runs_root
 
 __all__ = ["add_config_flags", "config_from_args", "describe_result", "check_output_path"]
@@ -219,9 +220,9 @@ def _compare(p):
         print()
         print(table.to_csv(index=False).strip())
         if args.csv:
-            table.to_csv(args.csv, index=False)
+            atomic_write_text(args.csv, table.to_csv(index=False))
         if args.markdown:
-            Path(args.markdown).write_text(to_markdown(table) + "\n", encoding="utf-8")
+            atomic_write_text(args.markdown, to_markdown(table) + "\n")
         print("\nwhat each score rests on:")
         for r, c in zip(results, configs):
             print("\n".join(describe_result(r, c)))

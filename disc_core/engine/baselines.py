@@ -25,6 +25,7 @@ tokenizer. Music is scored per piece by voting over segments, as for BERT (:func
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections import Counter
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_bytes, atomic_write_text
 from .config import BASELINES, RunConfig
 from .encoding import Encoded
 from .events import EvalLogged, emit
@@ -198,8 +199,10 @@ def fit_kmer_lr(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), check
         folder.mkdir(parents=True, exist_ok=True)
         kmers = [list(g) for g, j in vocab.items() if lengths[j] <= chosen["k"]]
         coef = np.atleast_2d(model.coef_).astype(np.float32)
-        np.savez(folder / "kmer-lr.npz", coef=coef, intercept=np.atleast_1d(model.intercept_).astype(np.float32),
+        buf = io.BytesIO()
+        np.savez(buf, coef=coef, intercept=np.atleast_1d(model.intercept_).astype(np.float32),
                  classes=np.arange(coef.shape[0]) if regression else model.classes_)
+        atomic_write_bytes(folder / "kmer-lr.npz", buf.getvalue())
         atomic_write_text(folder / "kmer-lr.json", json.dumps(
             {"baseline": "kmer-lr", "k": chosen["k"], "penalty": chosen.get("C", chosen.get("alpha")),
              "features": "log(1 + count) of every k-mer of length 1..k over token ids (non-text: [CLS] and [SEP] "
@@ -326,11 +329,10 @@ def fit_cnn(cfg: RunConfig, ds, enc: dict[str, Encoded], listeners=(), checkpoin
         return evaluate(model, _remap(e, table), ds.task, cfg.per_device_eval_batch_size, device, 0, cfg.bf16)
 
     def save(folder: Path) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  str(folder / "cnn.safetensors"))
+        atomic_write_bytes(folder / "cnn.safetensors",
+                           save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}))
         atomic_write_text(folder / "cnn.json", json.dumps(
             {"baseline": "cnn", "task": ds.task, **vars(model.config),
              "id_table": "token id i -> embedding row id_table[i] (0 padding, 1 unknown)",
