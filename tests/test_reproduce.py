@@ -23,7 +23,7 @@ def quick(tiny_model, tmp_path_factory):
     corpus.write_text("the cat sat on the mat .\na dog ran in the park .\nit was a good film .\n")
     args = ["reproduce", "--profile", "quick", "--root", str(base / "runs"), "--model", tiny_model,
             "--corpus", str(corpus), "--report", str(base / "docs" / "REPORT.md"),
-            "--figures", str(base / "docs" / "figures"), "--no-progress"]
+            "--figures", str(base / "docs" / "figures"), "--no-progress", "--jobs", "2"]
     rc = main(args)
     yield base, args, rc
     mp.undo()

@@ -28,11 +28,13 @@ RESULTS_FORMAT = "disc_core.reproduction-results/1"
 
 
 def export_results(tables: dict, path: str | Path, profile: str, model: str,
-                   training_loss: pd.DataFrame | None = None) -> Path:
+                   training_loss: pd.DataFrame | None = None, best_lr: dict | None = None) -> Path:
     """Write every finished cell's numbers (not its curves) to a small JSON file: the published report's
     data, which the dashboard's Reproduction page shows when the run folders are not on this machine.
     ``training_loss`` (:func:`~disc_core.study.evidence.loss_gap_table`, computed from the curves) goes
-    with it, so the page can show Figure 2's verdicts without them."""
+    with it, so the page can show Figure 2's verdicts without them. ``best_lr``
+    (:func:`~.round2.best_lr_export`): the best-lr study's cells, each with its ``learning_rate``, go under
+    ``studies["best-lr"]`` and its two tables under ``best_lr``."""
     data = {"format": RESULTS_FORMAT, "profile": profile, "model": model,
             "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "studies": {study: [{k: r[k] for k in _EXPORT_KEYS if k in r} for r in t["results"]]
@@ -40,6 +42,10 @@ def export_results(tables: dict, path: str | Path, profile: str, model: str,
             "checkpoints": [{k: c.get(k) for k in ("step", "mlm_loss")}
                             for c in tables.get("pretrain-steps", {}).get("checkpoints", [])],
             "training_loss": [] if training_loss is None else training_loss.to_dict("records")}
+    if best_lr:
+        data["studies"]["best-lr"] = [{k: r[k] for k in (*_EXPORT_KEYS, "learning_rate", "grid_cell") if k in r}
+                                      for r in best_lr["cells"]]
+        data["best_lr"] = {"grid": best_lr["grid"], "protocols": best_lr["protocols"]}
     return atomic_write_text(path, json.dumps(data, indent=1, default=float), mode=0o644)
 
 
@@ -93,5 +99,5 @@ def load_results(path: str | Path) -> dict[str, dict]:
         raise DataError(f"not a reproduction results file (expected format {RESULTS_FORMAT!r})", path=path,
                         hint="point at the REPRODUCTION.json written beside a report, or at a run folder root")
     studies = data.get("studies") or {}
-    return tables_from_results({k: v for k, v in studies.items() if k != "pretrain-steps"},
+    return tables_from_results({k: v for k, v in studies.items() if k not in ("pretrain-steps", "best-lr")},
                                studies.get("pretrain-steps", []), data.get("checkpoints", []))

@@ -83,9 +83,11 @@ def loss_curve_figure(curves: dict[str, list[list[tuple[int, float]]]], title: s
 
 
 def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = "",
-                          mlm_losses: list[float] | None = None) -> Path:
+                          mlm_losses: list[float] | None = None, google: tuple[float, float, str] | None = None) -> Path:
     """Test metric (mean ± std over seeds) against pre-training steps on a symlog axis (step 0 shown);
-    a second panel shows the MLM training loss (the whole curve when ``mlm_losses`` is given)."""
+    a second panel shows the MLM training loss (the whole curve when ``mlm_losses`` is given). ``google``
+    (mean, std, name): the fully pre-trained model's score, drawn as a dashed line with its band (the paper's
+    "google" point)."""
     plt = _plt()
     has_loss = bool(mlm_losses) or ("mlm_loss" in summary and summary["mlm_loss"].notna().any())
     fig, axes = plt.subplots(1, 2 if has_loss else 1, figsize=(9.6 if has_loss else 5.6, 3.8), dpi=110)
@@ -103,7 +105,12 @@ def pretrain_steps_figure(summary: pd.DataFrame, path: str | Path, title: str = 
         ax.grid(alpha=0.3)
 
     ax = axes[0]
-    ax.errorbar(steps, s["mean"], yerr=s["std"], marker="o", capsize=3, color="C0")
+    ax.errorbar(steps, s["mean"], yerr=s["std"], marker="o", capsize=3, color="C0", label="checkpoints")
+    if google is not None:
+        g_mean, g_std, g_name = google
+        ax.axhline(g_mean, ls="--", color="C2", lw=1.2, label=f"google: {g_name}")
+        ax.axhspan(g_mean - g_std, g_mean + g_std, color="C2", alpha=0.12, lw=0)
+        ax.legend(fontsize=7, loc="lower right")
     axis(ax)
     ax.set_xlabel("pre-training steps (symlog; 0 = random initialisation)")
     ax.set_ylabel(f"test {s['metric'].iloc[0]} after fine-tuning")

@@ -36,15 +36,30 @@ def summary_md(summ: pd.DataFrame) -> str:
     return markdown_table(pd.DataFrame(rows))
 
 
+def _task_cells(plan, root: Path, task) -> list[tuple[object, Path]]:
+    """``(config, folder)`` of a task's cells; a ``best-lr`` task's are its grid (first seed at each rate) and
+    its other seeds at each variant's chosen rate (in a folder that does not exist while the rate is open)."""
+    from dataclasses import replace
+
+    from ..reproduce import best_lr_choice, lr_sub, task_configs, task_root
+
+    model, base = cell_model(plan, root), task_root(root, task)
+    if not task.lr_grid:
+        return [(c, cell_dir(base, c)) for c in task_configs(task, model)]
+    out = [(c, cell_dir(base / lr_sub(lr), c)) for lr in task.lr_grid
+           for c in task_configs(replace(task, seeds=task.seeds[:1]), model, learning_rate=lr)]
+    chosen = best_lr_choice(task, root)
+    for v in task.variants:
+        lr = chosen.get(v, {}).get("learning_rate")
+        sub = base / lr_sub(lr) if lr else base / "(rate not chosen yet)"
+        out += [(c, cell_dir(sub, c)) for c in task_configs(replace(task, seeds=task.seeds[1:], variants=(v,)),
+                                                            model, learning_rate=lr or task.lr_grid[0])]
+    return out
+
+
 def _states(plan, root: Path, task, unreadable: set[Path]) -> list[tuple[object, Path, str]]:
     """``(config, folder, state)`` of a task's cells; an unreadable cell counts as not finished."""
-    from ..reproduce import task_configs, task_root
-
-    out = []
-    for c in task_configs(task, cell_model(plan, root)):
-        d = cell_dir(task_root(root, task), c)
-        out.append((c, d, "missing" if d in unreadable else cell_state(d, c)))
-    return out
+    return [(c, d, "missing" if d in unreadable else cell_state(d, c)) for c, d in _task_cells(plan, root, task)]
 
 
 def missing(plan, root: Path, unreadable: set[Path] = frozenset()) -> list[str]:
@@ -53,8 +68,10 @@ def missing(plan, root: Path, unreadable: set[Path] = frozenset()) -> list[str]:
     for t in plan.tasks:
         if t.study == "pretrain-steps":
             res, ckpts = pretrain_step_results(root)
-            want = len(ckpts or t.checkpoints or t.pretrain.checkpoint_fractions) * len(t.seeds)
-            have = sum(1 for r in res if r["dataset"] == t.dataset)
+            want = (len(ckpts or t.checkpoints or t.pretrain.checkpoint_fractions) + t.google) * len(t.seeds)
+            google = root / "pretrain-steps" / "runs" / "google" / t.dataset
+            have = (sum(1 for r in res if r["dataset"] == t.dataset)
+                    + (len(list(google.glob("*/seed*/results.json"))) if t.google else 0))
             if have < want:
                 out.append(f"`{t.key}`: {have} of {want} fine-tuning runs finished" if have else
                            f"`{t.key}`: not run (0 of {want} fine-tuning runs)")

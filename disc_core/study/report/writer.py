@@ -27,6 +27,8 @@ from .figures import loss_curve_figure, pretrain_steps_figure
 from .findings import findings
 from .hardware import hardware, throughput_lines, where_section
 from .prose import prose
+from .round2 import best_lr_export, best_lr_section, google_point, pretrain_gain_section
+from ..pretrain_gain import pretrain_points
 from .tables import study_tables
 from .verdicts import PAPER_GAP_NOTE
 
@@ -146,11 +148,14 @@ def _pretrain_steps(root: Path, tables: dict, figures_dir: Path, rel: str) -> li
     mlm_losses, _ = read_json(root / "pretrain-steps" / "checkpoints" / "mlm_losses.json")
     if not (isinstance(mlm_losses, list) and all(isinstance(x, (int, float)) for x in mlm_losses)):
         mlm_losses = None  # no curve (or an unreadable one): the checkpoints' own losses only
+    points = pretrain_points(root)
     for ds, g in s.groupby("dataset"):
         name = f"pretrain_steps_{ds}.png"
-        pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps", mlm_losses)
+        gp = google_point(points, ds)
+        pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps", mlm_losses,
+                              google=(gp[0], gp[1], "the plan's model") if gp else None)
         L += [f"![metric against pre-training steps]({rel}/{name})", ""]
-    return L
+    return L + pretrain_gain_section(root)
 
 
 def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: str | Path,
@@ -187,6 +192,8 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += S.loss_gap_section(gaps, problems, root)
     L += _studies(plan, root, tables, figures_dir, rel)
     L += _pretrain_steps(root, tables, figures_dir, rel)
+    if (root / "best-lr").exists() or any(t.lr_grid for t in plan.tasks):
+        L += best_lr_section(root)
     if (root / "lr-look").exists():
         L += ["## A learning-rate look before a claim is called failed", ""]
         L += ([text["lr-look"], ""] if text.get("lr-look") else [])
@@ -197,5 +204,6 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += ["", "## Discussion: where and why this differs from the paper", ""]
     L += [discussion or text.get("discussion", ""), "", ""]
     atomic_write_text(report_path, "\n".join(L), mode=0o644)
-    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model, training_loss=gaps)
+    export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model, training_loss=gaps,
+                   best_lr=best_lr_export(root) if (root / "best-lr").exists() else None)
     return report_path

@@ -1,0 +1,90 @@
+"""The report's sections for the second round of evidence: each variant at its own best learning rate
+(:mod:`disc_core.study.best_lr`) and Figure 3's finding as numbers (:mod:`disc_core.study.pretrain_gain`).
+Each returns a list of Markdown lines; nothing is re-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..best_lr import best_lr_cells, best_lr_tables
+from ..compare import markdown_table, mean_std_text
+from ..pretrain_gain import GOOGLE, gain_table, pretrain_points
+
+__all__ = ["best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line", "best_lr_export"]
+
+
+def gpu_budget_line(dataset: str) -> str:
+    """What the ``gpu`` profile (bert-base, the paper's recipe) would spend on ``dataset``'s non-text or text
+    task: its estimated GPU minutes, from the plan's own estimate."""
+    from ..reproduce import build_plan, gpu_cell_seconds, n_cells
+
+    plan = build_plan("gpu")
+    tasks = [t for t in plan.tasks if t.dataset == dataset and t.study in ("non-text", "text")]
+    if not tasks:
+        return ""
+    secs = sum(gpu_cell_seconds(t, plan.model) * n_cells(t) for t in tasks)
+    cells = sum(n_cells(t) for t in tasks)
+    return (f"the `gpu` profile runs {dataset} with bert-base and the paper's recipe in {cells} cells, ~{secs / 60:.0f} "
+            "GPU-minutes at its assumed speed (`reproduce --profile gpu --only " + dataset + " --dry-run --gpus 1`)")
+
+
+def best_lr_section(root: Path) -> list[str]:
+    L = ["## Each variant at its own best learning rate (best-lr)", ""]
+    t = best_lr_tables(root)
+    if t["grid"].empty:
+        return L + ["No finished runs yet.", ""]
+    L += ["Each variant of the pair ran its first seed at every rate of the grid; its rate is the one with the best "
+          "validation score (the selection never sees test), and its other seeds ran at that rate. *one rate*: the "
+          "plan's own study of the dataset, every variant at one rate (the paper's protocol). *verdict*: as in the "
+          "ordering checks (95% t interval of the paired difference over seeds).", "",
+          "The grid (first seed; *chosen*: the rate its validation preferred):", "",
+          markdown_table(t["grid"].assign(**{"learning rate": t["grid"]["learning rate"].map(lambda x: f"{x:g}"),
+                                             "validation": t["grid"]["validation"].map(lambda x: f"{x:.4f}"),
+                                             "test": t["grid"]["test"].map(lambda x: f"{x:.4f}"),
+                                             "chosen": t["grid"]["chosen"].map(lambda x: "yes" if x else "")})),
+          "", "Both protocols side by side:", "", markdown_table(t["protocols"]), ""]
+    for _, r in t["protocols"].iterrows():
+        if r["each at its best: verdict"] != "holds":
+            line = gpu_budget_line(r["dataset"])
+            if line:
+                L.append(f"- {r['dataset']}: the ordering does not hold at each side's best rate here; {line}.")
+    return L + [""]
+
+
+def google_point(points: pd.DataFrame, dataset: str) -> tuple[float, float, int] | None:
+    g = points[(points["dataset"] == dataset) & (points["step"] == GOOGLE)]["score"]
+    if g.empty:
+        return None
+    return float(g.mean()), float(g.std(ddof=1)) if len(g) > 1 else 0.0, len(g)
+
+
+def pretrain_gain_section(root: Path) -> list[str]:
+    """The share of the gain at ~2% of the steps, per dataset, and the google point beside the checkpoints."""
+    points = pretrain_points(root)
+    if points.empty:
+        return []
+    L = ["The paper: \"the first 20K pre-training steps (2% of the total steps) contribute to most of the "
+         "performance gain\". Here, per dataset, the share of the step-0 -> last-checkpoint gain that the checkpoint "
+         "nearest 2% of the steps reaches, per fine-tuning seed (each seed fine-tunes every checkpoint), with a 95% "
+         "t interval over the seeds; *most of the gain* = the interval lies above 0.5.", ""]
+    table = gain_table(points)
+    L += [markdown_table(table) if not table.empty else "Not enough checkpoints finished for the share yet.", ""]
+    rows = []
+    for ds in dict.fromkeys(points["dataset"]):
+        g = google_point(points, ds)
+        if g is not None:
+            rows.append({"dataset": ds, "google (the plan's own model)": mean_std_text(g[0], g[1], g[2]),
+                         "seeds": g[2]})
+    if rows:
+        L += ["The paper's \"google\" point (the fully pre-trained model fine-tuned with the same recipe):", "",
+              markdown_table(pd.DataFrame(rows)), ""]
+    return L
+
+
+def best_lr_export(root: Path) -> dict:
+    """The best-lr study for the results file: every cell with its ``learning_rate``, and both tables."""
+    t = best_lr_tables(root)
+    return {"cells": best_lr_cells(root), "grid": t["grid"].to_dict("records"),
+            "protocols": t["protocols"].to_dict("records")}
