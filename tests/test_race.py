@@ -270,3 +270,20 @@ def test_compare_background_race_queues_a_racing_group(store, no_workers, capsys
     runs = store.list()
     assert len(runs) == 2 and all(r.plan and r.plan["race"] == 2 for r in runs) and len(no_workers.submitted) == 2
     assert cli_main(["compare", "splice-synthetic", "--race", "--max-steps", "5"]) == 2  # needs --background
+
+
+def test_a_measured_racing_speed_beats_a_scaled_one_from_a_run_of_another_width(store, tiny_model):
+    """Under load a two-thread run stalls while one-thread racers keep going: a solo run running now must not
+    stand in for the racing speed measured on the last race."""
+    from disc_core.runs.queue import measure_speed
+
+    cfg = _cfg(tiny_model, max_steps=20, per_device_train_batch_size=32)
+    _finished(store, cfg, 250.0, plan={"race": 3})
+    solo = store.create(cfg, plan={"steps": 20, "tokens_per_example": 62})
+    store.update(solo, status="running", host=HOST, started=time.time() - 300, step=10, eta_s=300.0, total_steps=20)
+    store.beat(solo)
+    racing = measure_speed(tiny_model, store=store, race=3)
+    assert racing.tokens_per_s == 250.0 and not racing.converted and racing.n_running == 0
+    alone = measure_speed(tiny_model, store=store)
+    assert alone.n_running == 1 and alone.tokens_per_s == pytest.approx(32 * 62 / 30.0)
+    store.finish(solo, "cancelled")

@@ -159,10 +159,10 @@ def measure_speed(model: str, runs: list[RunInfo] | None = None, store: RunStore
                   race: int = 1) -> Speed:
     """The speed of one run of ``model`` on this machine, racing ``race`` runs at once (1: on its own).
 
-    Runs of this model running here now count by their current speed (:func:`current_tokens_per_s`: the
-    machine as it is now, under its present load); without one, the medians over its :data:`RECENT` newest
-    finished runs here. Runs racing as many runs as ``race`` are preferred; runs of another racing width
-    are scaled by :func:`race_factor`; without any run, the default from :data:`DEFAULTS_FILE`."""
+    The median over the :data:`RECENT` newest runs of this model here racing as many runs as ``race``:
+    those running now by their current speed (:func:`current_tokens_per_s`: the machine as it is now, under
+    its present load) first, then finished ones. Without any, runs of another racing width (running ones
+    first), scaled by :func:`race_factor`; without any run, the default from :data:`DEFAULTS_FILE`."""
     if runs is None:
         runs = (store or RunStore()).list()
     mine = [r for r in runs if (r.config or {}).get("model_name_or_path") == model]
@@ -172,10 +172,12 @@ def measure_speed(model: str, runs: list[RunInfo] | None = None, store: RunStore
     over = [max(0.0, float(r.results["wall_time_s"]) - float(r.results.get("tokens_seen") or 0)
                 / float(r.results["tokens_per_s"])) for r in finished[:RECENT]]
     overhead = statistics.median(over) if over else DEFAULT_OVERHEAD_S
-    samples = [(t, _race_size(r), True) for r, t in running] or \
-        [(float(r.results["tokens_per_s"]), _race_size(r), False) for r in finished]
-    same = [x for x in samples if x[1] == race][:RECENT]
-    use = same or samples[:RECENT]
+    now = [(t, _race_size(r), True) for r, t in running]
+    done = [(float(r.results["tokens_per_s"]), _race_size(r), False) for r in finished]
+    # runs at the same racing width first (running ones, the newest, before finished ones); only without any, a
+    # speed of another width scaled by race_factor (how racing pays depends on the load: measured beats scaled)
+    same = [x for x in now + done if x[1] == race][:RECENT]
+    use = same or (now or done)[:RECENT]
     if not use:
         factor = _model_factor(model)
         return Speed(model, DEFAULT_TOKENS_PER_S / factor * race_factor(race), DEFAULT_OVERHEAD_S, 0, factor, race)
