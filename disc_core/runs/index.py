@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, atomic_write_text
 from .records import FAILED, FINISHED
 from .storedb import PRIVATE_FILE, open_cache, private_dir, tighten
 
@@ -191,15 +192,15 @@ def rebuild(root: Path, why: str = "", kind: str = "rebuilt") -> Rebuilt:
         store.rename(aside)
         if why:
             try:
-                (aside / "WHY.txt").write_text(why + "\n", encoding="utf-8")
+                atomic_write_text(aside / "WHY.txt", why + "\n", mode=PRIVATE_FILE)
             except OSError:
                 pass
     tmp = root / f".store.rebuilding-{stamp}"
-    db = open_cache(tmp)
     problems: list[FolderProblem] = []
     recs: list[dict] = []
-    n_events = 0
+    n_events, db = 0, None
     try:
+        db = open_cache(tmp)
         for d in run_folders(root, legacy=True):
             try:
                 rec, events = read_folder(d)
@@ -216,9 +217,13 @@ def rebuild(root: Path, why: str = "", kind: str = "rebuilt") -> Rebuilt:
             n_events += len(events)
         recs.sort(key=lambda r: (r.get("created") or 0.0, r["id"]))
         db.set("index", [r["id"] for r in recs])
-    finally:
         db.close()
-    tmp.rename(store)
+        tmp.rename(store)
+    except BaseException:  # (a full disk) the half-built store is ours to remove; the old one stays set aside
+        if db is not None:
+            db.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     tighten(store)
     return Rebuilt(aside, len(recs), n_events, problems, why)
 
