@@ -67,9 +67,9 @@ from .storedb import StoreDamaged, StoreUnwritable, classify, why_unwritable
 __all__ = ["runs_root", "RunInfo", "RunStore", "StoreListener", "RunNotFound", "RunStateError", "StoreDamaged",
            "StoreUnwritable", "effective_events", "STATUSES", "ACTIVE", "HEARTBEAT_TIMEOUT", "HOST", "GroupLaunch"]
 
-DIED = ("worker process {pid} on {host} died without reporting (killed with SIGKILL or by the "
-        "out-of-memory killer? its last words, if any, are in {log}); every metric it logged is kept. "
-        "Resume it with `python -m disc_core runs resume {id}` to continue from its last checkpoint.")
+DIED = ("worker process {pid} on {host} died without reporting (killed with SIGKILL or by the out-of-memory killer? "
+        "its last words, if any, are in {log}); every metric it logged is kept. Resume it with "
+        "`python -m disc_core runs resume {id}` to continue from its last checkpoint.")
 
 
 class RunStore(StoreFiles):
@@ -152,7 +152,7 @@ class RunStore(StoreFiles):
         return out
 
     @guarded
-    def heartbeat(self, run_id: str) -> float | None:
+    def heartbeat(self, run_id: str) -> float | None:  # the worker's last heartbeat (time.time())
         return self._get(f"hb/{run_id}")
 
     def run_dir(self, run_id: str) -> Path:
@@ -228,8 +228,7 @@ class RunStore(StoreFiles):
         return GroupLaunch(group, ids, True)
 
     @guarded
-    def keyed(self, key: str) -> GroupLaunch | None:
-        """The group last created under launch ``key`` (``created`` False), or None."""
+    def keyed(self, key: str) -> GroupLaunch | None:  # the group last created under launch ``key``, or None
         old = self._get(f"key/{key}")
         return GroupLaunch(old["group"], list(old["ids"]), False) if old else None
 
@@ -292,8 +291,7 @@ class RunStore(StoreFiles):
         """A store object for another thread of the same worker (a connection of its own)."""
         return RunStore(self.root, echo=self.echo)
 
-    def listeners(self, run_id: str) -> list:
-        """Extra training listeners a worker adds (none here: the run folder is already in place)."""
+    def listeners(self, run_id: str) -> list:  # extra training listeners a worker adds (none: the folder is here)
         return []
 
     def push(self, run_id: str) -> None:
