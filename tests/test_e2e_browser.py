@@ -148,6 +148,7 @@ def test_tour_launch_watch_and_compare(browser, app_url, tiny_model):
     _nav(page, "Token mapping")
     page.get_by_text("A sample, both alphabets").wait_for()
     page.get_by_text("Most frequent tokens by").wait_for()
+    page.get_by_text("BERT tokens (coloured by their symbol)").first.wait_for()  # the chips are drawn
     _no_exception(page)
     _shot(page, "3-token-mapping")
 

@@ -95,7 +95,8 @@ if steps:
         st.plotly_chart(fig, width="stretch")
 if figures:
     st.subheader("Figures", anchor="figures")
-    st.caption(f"The report's figures (`{figures[0].parent}`): each task's training loss, pretrained against rand "
+    where = "docs/figures" if source == "Published report" else figures[0].parent
+    st.caption(f"The report's figures (`{where}`): each task's training loss, pretrained against rand "
                "(the paper's Figure 2), and the validation metric against training tokens.")
     for col, fig_path in zip(st.columns(2) * len(figures), figures):
         col.image(str(fig_path), caption=fig_path.stem.replace("_", " · "), width="stretch")

@@ -7,7 +7,7 @@ import streamlit as st
 from disc_core import plots
 from disc_core.study.paper import PAPER_TASKS, paper_block, paper_results, paper_setting
 from disc_core.study.pooling import (EXPORT_FORMATS, describe_differences, export, ordering_checks, pending_note,
-                                     result_rows, sections, split_pools)
+                                     result_rows, sections)
 from ui.data import run_store
 from ui.feedback import show_error
 from ui.nav import PAGES
@@ -59,7 +59,7 @@ if waiting:
 parts = sections(rows, order=chosen)
 if len(parts) > 1:
     st.warning("These run groups are not pooled: their runs differ in more than the seed, so a mean over them would "
-               f"mix configurations. What differs: {describe_differences(split_pools(rows))}. Each configuration gets "
+               f"mix configurations. What differs: {describe_differences(parts)}. Each configuration gets "
                "its own table below.", icon=":material/call_split:")
 task, which = PAPER_TASKS.get(name, (None, None))
 

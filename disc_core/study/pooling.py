@@ -219,6 +219,8 @@ class Section:
     rows: list[dict]
     #: older runs that repeat a (variant, seed, model) of a newer one: left out of every mean and test
     dropped: list[dict] = field(default_factory=list)
+    #: the configuration the runs share (:func:`setting_of`); :func:`describe_differences` takes sections too
+    setting: dict[str, list] = field(default_factory=dict)
 
     @property
     def models(self) -> list[str]:
@@ -263,7 +265,7 @@ def sections(rows: list[dict], order: list[str] | None = None) -> list[Section]:
     out = []
     for p in pools:
         kept, dropped = one_per_seed(p.rows)
-        out.append(Section(list(p.groups), kept, dropped))
+        out.append(Section(list(p.groups), kept, dropped, p.setting))
     return out
 
 
