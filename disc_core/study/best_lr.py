@@ -84,7 +84,7 @@ def best_lr_tables(root: str | Path) -> dict[str, pd.DataFrame]:
     pair, else ``non-text/<dataset>``) and with each variant at its chosen rate, and whether the verdict changes. A side with fewer than two paired seeds says so.
     """
     from .compare import headline, paired_test
-    from .report import verdict
+    from .report.verdicts import verdict
 
     cells = best_lr_cells(root)
     grid_rows, proto_rows = [], []
