@@ -131,6 +131,8 @@ def read_folder(d: Path) -> tuple[dict, list[dict]]:
             raise FolderProblem(d / RUN_JSON, f"is not the record of run {d.name} (no 'record' with this id)", hint)
     else:
         rec = _legacy_record(d)
+    if rec.get("own_dir") and rec.get("run_dir"):  # its launcher keeps it elsewhere (a reproduction's cell)
+        d = Path(rec["run_dir"])
     rec = {**rec, "run_dir": str(d)}
     attempt = rec.get("attempt", 1)
     events: list[dict] = [{"kind": "start", "total_steps": rec.get("total_steps"), "start_step": 0,

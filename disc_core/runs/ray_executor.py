@@ -27,8 +27,8 @@ NFS; one writer process on the store's own disk is safe, and the workers need no
 - Artifacts: the run folder reaches the head's run folder when the run ends (and at each checkpoint), or
   ``storage`` (a pyarrow URI: ``s3://bucket/runs``, ``file:///shared/runs``); ``artifacts`` then says where.
 
-:func:`run_cells` is the same idea for ``reproduce --executor ray``: every pending cell of a plan is a Ray
-task, and its finished run folder comes back into the plan's folder, where the resume rules find it.
+:mod:`disc_core.study.reproduce` queues a plan's cells through the same executor (``--executor ray``); a
+run whose folder is a plan's cell folder (``own_dir``) is written there on the head's node, or copied there.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from ..errors import ConfigError
 from .executor import Executor
 from .store import FAILED, HOST, RunInfo, RunStore
 
-__all__ = ["RayExecutor", "StoreService", "RemoteStore", "connect", "service_name", "run_cells",
+__all__ = ["RayExecutor", "StoreService", "RemoteStore", "connect", "service_name",
            "NAMESPACE", "RAY_CANCEL_GRACE_S"]
 
 #: The Ray namespace of the store services (a detached actor is found again by name in its namespace).
@@ -285,6 +285,7 @@ class RemoteStore:
         self.storage = self.head.get("storage")
         self.root = (Path(self.head["root"]) if self.local else
                      Path(tempfile.gettempdir()) / "disc-ray" / self.head["name"])
+        self._dirs: dict[str, Path] = {}
 
     def _call(self, method: str, *args, **kwargs):
         return self._ray.get(self.svc.call.remote(method, *args, **kwargs))
@@ -310,8 +311,10 @@ class RemoteStore:
     def get(self, run_id) -> RunInfo:
         return RunInfo(**self._ray.get(self.svc.info.remote(run_id)))
 
-    def run_dir(self, run_id) -> Path:
-        return self.root / run_id
+    def run_dir(self, run_id) -> Path:  # on the head's node, the head's folder for it (maybe a reproduction's cell)
+        if self.local and run_id not in self._dirs:
+            self._dirs[run_id] = Path(self.get(run_id).run_dir)
+        return self._dirs.get(run_id) or self.root / run_id
 
     def fresh(self) -> "RemoteStore":  # actor calls are safe from any thread
         return self
@@ -453,47 +456,3 @@ def _materialise(model: dict | None) -> None:
         tmp.rename(dest)
     except OSError:  # another task on this node put it there first
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _run_cell(cfg: dict, model: dict | None) -> tuple[bytes, dict]:
-    """One cell of a plan on whatever node Ray chose: train into a scratch folder, return it as a tar."""
-    import ray
-
-    from ..engine.config import RunConfig
-    from ..engine.experiment import run_experiment
-
-    _materialise(model)
-    with tempfile.TemporaryDirectory(prefix="disc-cell-") as tmp:
-        run_experiment(RunConfig.from_dict(cfg), Path(tmp) / "cell")
-        return _pack(Path(tmp) / "cell", skip=("checkpoint", "model")), {
-            "executor": "ray", "host": HOST, "node": ray.get_runtime_context().get_node_id()}
-
-
-def run_cells(cells: list, address: str | None = None, resources: dict | None = None, ship_under=None,
-              log=print):
-    """Run ``cells`` (``(RunConfig, cell folder)`` pairs) as Ray tasks; yields ``(cfg, folder, where, error)``
-    as each ends, after its run folder is in place. Model folders under ``ship_under`` (the plan's own: a
-    tiny BERT, pre-training checkpoints) are shipped to the nodes through Ray's object store; any other model
-    (an installed package, a hub id) must be reachable on every node."""
-    ray = connect(address)
-    shipped: dict[str, dict] = {}
-    refs = {}
-    for cfg, d in cells:
-        m = cfg.model_name_or_path
-        if ship_under and m not in shipped and Path(m).is_dir() and Path(ship_under).resolve() in Path(m).resolve().parents:
-            shipped[m] = {"path": str(Path(m).resolve()), "blob": [ray.put(_pack(Path(m)))]}
-        opts = {**_placement(ray, cfg.num_threads, resources), "max_retries": 1,
-                "name": f"disc-cell-{cfg.dataset}-{cfg.label}-seed{cfg.seed}"}
-        refs[ray.remote(_run_cell).options(**opts).remote(cfg.to_dict(), shipped.get(m))] = (cfg, Path(d))
-    log(f"  {len(refs)} cell(s) submitted to the Ray cluster ({int(ray.cluster_resources().get('CPU', 0))} CPUs, "
-        f"{int(ray.cluster_resources().get('GPU', 0))} GPUs)")
-    while refs:
-        ready, _ = ray.wait(list(refs), num_returns=1)
-        cfg, d = refs.pop(ready[0])
-        try:
-            blob, where = ray.get(ready[0])
-        except Exception as err:
-            yield cfg, d, None, f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:300]}"
-            continue
-        _unpack(blob, d)
-        yield cfg, d, where, None
