@@ -174,19 +174,16 @@ class Checkpoint:
         return TrainState(**self.trainer["state"]), self.best
 
 
-def _fsync_tree(folder: Path) -> None:
-    for f in folder.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-
-
 def _save_checkpoint(path: Path, model, opt, sched, st: TrainState, best_state: dict | None) -> None:
     """Write a checkpoint so that a crash at any moment leaves one complete checkpoint on disk.
 
     The new one is written whole into ``<path>.tmp`` (trainer_state.pt last) and flushed; then the current one
     is renamed to ``<path>.old``, the new one to ``<path>``, and ``.old`` removed. Between the two renames
     ``<path>`` is missing, but ``.old`` (the previous step) and ``.tmp`` (the new one) are both complete:
-    :func:`read_checkpoint` looks at all three and takes the latest step whose files all load.
+    :func:`read_checkpoint` looks at all three and takes the latest step whose files all load. The files are
+    not fsynced (a save every few steps would wait on the disk each time): a process that dies leaves them in
+    the page cache, and after a power cut a damaged file is caught by :func:`read_checkpoint`, which loads every
+    file before it trusts a checkpoint.
     """
     from safetensors.torch import save_file
 
@@ -198,7 +195,6 @@ def _save_checkpoint(path: Path, model, opt, sched, st: TrainState, best_state: 
         save_file(best_state, str(tmp / "best.safetensors"))
     torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "state": vars(st),
                 "rng": torch.get_rng_state()}, tmp / "trainer_state.pt")
-    _fsync_tree(tmp)
     old = path.with_name(path.name + ".old")
     if path.exists():
         shutil.rmtree(old, ignore_errors=True)
