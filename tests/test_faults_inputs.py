@@ -56,11 +56,13 @@ def test_run_refuses_numbers_that_break_training_before_writing_anything(tmp_pat
     assert not out.exists()
 
 
-def test_compare_refuses_seed_counts_below_one_and_queues_nothing(tmp_path):
+def test_compare_refuses_bad_seeds_and_queues_nothing(tmp_path):
     _refused(_cli("compare", "splice-synthetic", "--seeds", "-1", "--max-steps", "1", "--out", str(tmp_path / "c"),
-                  tmp_path=tmp_path), "--seeds -1", "seeds 1..N")
-    _refused(_cli("compare", "splice-synthetic", "--seeds", "0", "--background", "--max-steps", "1",
-                  tmp_path=tmp_path), "--seeds 0", "between 1 and")
+                  tmp_path=tmp_path), "--seeds", "seed -1 is out of range")
+    _refused(_cli("compare", "splice-synthetic", "--seeds", "3-1", "--background", "--max-steps", "1",
+                  tmp_path=tmp_path), "--seeds", "runs backwards")
+    _refused(_cli("compare", "splice-synthetic", "--seeds", "1", "1", "--background", "--max-steps", "1",
+                  tmp_path=tmp_path), "--seeds", "given twice")
     assert not (tmp_path / "c").exists()
     assert not list((tmp_path / "store").glob("**/config.json"))  # no run was queued
 
@@ -93,16 +95,16 @@ def test_a_gpu_that_is_not_there_is_said_so(tmp_path):
 
 
 def test_seed_lists_are_parsed_and_checked_in_one_place():
-    assert parse_seeds([3], single_means_count=True) == [1, 2, 3]  # the CLI's --seeds 3
-    assert parse_seeds([4, 9], single_means_count=True) == [4, 9]
-    assert parse_seeds("3") == [3] and parse_seeds("1, 2; 5 7") == [1, 2, 5, 7]  # the dashboard's box
-    assert parse_seeds(0) == [0]
-    for bad, match in ((-1, "out of range"), ("1, x", "'x' is not a whole number"), ("", "no seeds"),
-                       ("2, 2", "given twice"), ([MAX_SEED + 1], "out of range")):
+    # one meaning for the CLI's --seeds, the Train page's box and check: the seeds listed, ranges included
+    assert parse_seeds(["3"]) == [3] and parse_seeds("3") == [3] and parse_seeds(3) == [3]
+    assert parse_seeds(["1-3"]) == parse_seeds("1..3") == parse_seeds(["1", "2", "3"]) == [1, 2, 3]
+    assert parse_seeds("1, 2; 5 7") == [1, 2, 5, 7] and parse_seeds(["0", "7-9"]) == [0, 7, 8, 9]
+    assert parse_seeds(0) == [0] and parse_seeds([4, 9]) == [4, 9]
+    for bad, match in ((-1, "out of range"), ("1, x", "'x' is not a seed"), ("", "no seeds"),
+                       ("2, 2", "given twice"), ([MAX_SEED + 1], "out of range"), ("3-1", "runs backwards"),
+                       ("0-5000", "more than the")):
         with pytest.raises(ConfigError, match=match):
             parse_seeds(bad)
-    with pytest.raises(ConfigError, match="seeds 1..N"):
-        parse_seeds([0], single_means_count=True)
 
 
 def test_max_length_keeps_exactly_what_fits_and_counts_the_cut(tiny_model):

@@ -129,6 +129,6 @@ def test_the_train_pages_seeds_are_the_engines():
     from disc_core.study import plan
 
     assert plan.parse_seeds is config.parse_seeds  # one parser, not a copy
-    assert plan.parse_seeds("3") == [3] and plan.parse_seeds("1, 2, 3") == [1, 2, 3]
-    with pytest.raises(ConfigError, match="whole number"):
+    assert plan.parse_seeds("3") == [3] and plan.parse_seeds("1, 2, 3") == plan.parse_seeds("1-3") == [1, 2, 3]
+    with pytest.raises(ConfigError, match="'x' is not a seed"):
         plan.parse_seeds("1, x")

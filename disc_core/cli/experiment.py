@@ -148,8 +148,8 @@ def _compare(p):
     p.add_argument("--variants", nargs="+", default=["pretrained", "rand", "re-emb"],
                    help="cells to run (text datasets may add +shift / +random-shift); kmer-lr and cnn are "
                         "discipline-specific baselines without BERT, on the same split")
-    p.add_argument("--seeds", nargs="+", type=int, default=[1],
-                   help="seed values (a single number N means seeds 1..N)")
+    p.add_argument("--seeds", nargs="+", default=["1"],
+                   help="the seeds to run: values and ranges, e.g. --seeds 1 2 3, --seeds 1-3 (3 alone is seed 3)")
     p.add_argument("--out", help="comparison root (default: the runs root; background runs always live in "
                                  "the run store's root, $DISC_RUNS_DIR)")
     p.add_argument("--no-reuse", action="store_true", help="rerun cells that already have results")
@@ -167,7 +167,7 @@ def _compare(p):
         from ..study.compare import comparison_configs, run_comparison, summarize, to_markdown
         from ..engine.events import TqdmListener
 
-        seeds = parse_seeds(args.seeds, single_means_count=True, what="--seeds")
+        seeds = parse_seeds(args.seeds, what="--seeds")
         base = config_from_args(args, dataset=require_dataset(args.dataset))  # before anything is written
         for flag, path in (("--csv", args.csv), ("--markdown", args.markdown)):
             if path:

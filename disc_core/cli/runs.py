@@ -167,13 +167,22 @@ def _runs(p):
         if args.action == "resume":
             from ..runs.runner import make_executor
 
+            from ..engine.config import RunConfig
+            from ..engine.experiment import resume_plan
+
+            info = store.get(args.id)
+            _, what = resume_plan(RunConfig.from_dict(info.config), store.run_dir(args.id))
             executor = make_executor(args.executor, address=args.ray_address) if args.executor else None
             runner.resume(args.id, store=store, executor=executor)
-            print(f"{args.id}: queued again (it continues from its last checkpoint); "
-                  f"watch it with `python -m disc_core runs show {args.id}`")
+            what = what.replace("resumed from step", "it goes on from step", 1).replace(
+                "started again at step 1", "it starts again at step 1 (the metrics logged so far are kept aside)", 1)
+            print(f"{args.id}: queued again; {what}; watch it with `python -m disc_core runs show {args.id}`")
             return 0
         if args.action == "export":
-            out = runner.export(args.id, args.out or f"{args.id}.{args.format}", fmt=args.format, store=store)
+            from ..engine.experiment import check_output_path
+
+            path = check_output_path(args.out or f"{args.id}.{args.format}", "--out")
+            out = runner.export(args.id, path, fmt=args.format, store=store)
             print(f"wrote {out}")
             return 0
         return 1

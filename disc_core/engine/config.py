@@ -70,40 +70,40 @@ def parse_variant(spec: str) -> tuple[str, str | None]:
     return base, (shift or None)
 
 
-def parse_seeds(spec, single_means_count: bool = False, what: str = "seeds") -> list[int]:
+def parse_seeds(spec, what: str = "seeds") -> list[int]:
     """The seeds a comparison runs, checked: each in [0, MAX_SEED], none twice, at least one, at most
-    :data:`MAX_SEEDS`.
+    :data:`MAX_SEEDS`. One meaning everywhere (the CLI's ``--seeds``, the Train page's box, ``check``): the
+    seeds listed, and ``A-B`` (or ``A..B``) for a range, both ends included; ``3`` is seed 3 alone.
 
-    ``spec`` is an int, a list of ints, or text of numbers separated by commas, semicolons or spaces
-    (``"1, 2, 3"``). With ``single_means_count`` a single number N means seeds 1..N (the CLI's
-    ``--seeds 3``); without it, a single number is that one seed (the dashboard's seeds box). ``what`` names
-    the input in messages (``--seeds``). Raises :class:`~disc_core.errors.ConfigError`.
+    ``spec`` is an int, a list of ints or texts, or text of seeds and ranges separated by commas, semicolons or
+    spaces (``"1, 2, 3"``, ``"1-3"``, ``"0 7 9"``). ``what`` names the input in messages (``--seeds``).
+    Raises :class:`~disc_core.errors.ConfigError`.
     """
-    if isinstance(spec, str):
-        parts = [p for p in re.split(r"[,;\s]+", spec.strip()) if p]
-        seeds = []
-        for p in parts:
-            try:
-                seeds.append(int(p))
-            except ValueError:
-                raise ConfigError(f"{what}: {p!r} is not a whole number -> give seeds like 1, 2, 3") from None
-    elif isinstance(spec, bool) or spec is None:
-        raise ConfigError(f"{what}: no seeds given -> give seeds like 1, 2, 3")
-    elif isinstance(spec, int):
-        seeds = [spec]
-    else:
-        seeds = list(spec)
-        for v in seeds:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise ConfigError(f"{what}: {v!r} is not a whole number -> give seeds like 1, 2, 3")
+    hint = "give seeds like 1, 2, 3 or a range like 1-3"
+    if isinstance(spec, bool) or spec is None:
+        raise ConfigError(f"{what}: no seeds given -> {hint}")
+    items = [spec] if isinstance(spec, (int, str)) else list(spec)
+    seeds: list[int] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise ConfigError(f"{what}: {item!r} is not a whole number -> {hint}")
+        if isinstance(item, int):
+            seeds.append(item)
+            continue
+        text = re.sub(r"(?<=\d)\s*(?:\.\.|-)\s*(?=\d)", "-", item.strip())
+        for part in (p for p in re.split(r"[,;\s]+", text) if p):
+            m = re.fullmatch(r"(-?\d+)(?:-(\d+))?", part)
+            if not m:
+                raise ConfigError(f"{what}: {part!r} is not a seed -> {hint}")
+            lo, hi = int(m.group(1)), int(m.group(2) if m.group(2) is not None else m.group(1))
+            if hi < lo:
+                raise ConfigError(f"{what}: the range {part!r} runs backwards -> write it low to high (1-3)")
+            if hi - lo >= MAX_SEEDS:
+                raise ConfigError(f"{what}: the range {part!r} has more than the {MAX_SEEDS} seeds one comparison "
+                                  "may run")
+            seeds += range(lo, hi + 1)
     if not seeds:
-        raise ConfigError(f"{what}: no seeds given -> give seeds like 1, 2, 3")
-    if single_means_count and len(seeds) == 1:
-        n = seeds[0]
-        if not 1 <= n <= MAX_SEEDS:
-            raise ConfigError(f"{what} {n}: a single number N means seeds 1..N, so it must be between 1 and "
-                              f"{MAX_SEEDS} -> give a count like 3, or list the seeds (e.g. {what} 0 7)")
-        return list(range(1, n + 1))
+        raise ConfigError(f"{what}: no seeds given -> {hint}")
     bad = [v for v in seeds if not 0 <= v <= MAX_SEED]
     if bad:
         raise ConfigError(f"{what}: seed {bad[0]} is out of range -> seeds are whole numbers from 0 to {MAX_SEED}")
