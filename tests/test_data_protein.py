@@ -169,8 +169,8 @@ def test_registered_stability_reads_tape_json_as_regression(tmp_path, monkeypatc
     monkeypatch.setenv("DISC_DATA_DIR", str(tmp_path))
     assert get_info("stability").available()[0]
     ok, why = get_info("fluorescence").available()
-    assert not ok and "protein_gfp_fluorescence/tape_fluorescence_valid.csv" in why
-    assert "protein_tape/fluorescence/fluorescence_train.json" in why
+    assert not ok and "protein_gfp_fluorescence/avGFP__rf_aminoacid_genotypes_to_brightness.csv" in why
+    assert "python -m disc_core download fluorescence" in why
     ds = load_dataset("stability")
     assert (ds.task, ds.metric, ds.num_labels) == ("regression", "spearman", 1)
     assert ds.sizes() == {"train": 10, "validation": 2, "test": 3}

@@ -159,9 +159,12 @@ def test_cli_download_list_and_errors(real_data_dir, serve, cache, capsys):
     assert (cache / "glue/CoLA/train.tsv").exists()
     assert main(["download", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "cola" in out and "maestro" in out and "no public copy of the TAPE stability" in out
-    assert main(["download", "stability"]) == 2
-    assert "protein_tape/stability" in capsys.readouterr().err
+    assert "cola" in out and "maestro" in out and "stability" in out and "no public copy of the TAPE" not in out
+    # TAPE's stability splits and fluorescence's genotype table are pinned copies now: checked, then loadable
+    assert main(["download", "--mirror", serve(real_data_dir), "stability", "fluorescence"]) == 0
+    assert (cache / "protein_tape_stability/train.csv").stat().st_size == 3438868
+    assert main(["download", "mnli"]) == 2
+    assert "nyu-mll/glue" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ offline

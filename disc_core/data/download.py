@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import DownloadError
+from ..fileio import atomic_write_bytes
 from .base import cache_dir
 
 #: The Hugging Face hub (models, and GLUE through `datasets`).
@@ -81,6 +82,8 @@ _SRC = {
     "rte": ("marcwww/nlu_eval", "ccd55c37de74ebd86c70ae58f67dceb0aa444f43"),
     "sst": ("eyalbd2/Reproducing-AutoPrompt", "6288fb5bec9c572f2492875ae0111df5b6daed11"),
     "maestro": ("EthanHeuer/mscs335-project", "83cbec21b7f538b861270134da4df9bd0ed1557b"),
+    "prothyena": ("ZHymLumine/ProtHyena", "73de287623064ce9e0021eb80389e94a033930f9"),
+    "gfp": ("aequorea238/Orthologous_GFP_Fitness_Peaks", "799bd76889918bf1551c60016fb23278024cac73"),
 }
 
 
@@ -186,15 +189,25 @@ DOWNLOADS: dict[str, tuple[RemoteFile, ...]] = {
            "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0", 94931),
     ),
     "maestro": _MAESTRO_META,  # + the MIDI subset, see maestro_subset()
+    "stability": (  # TAPE's splits, identified by their exact sizes (MANIFEST section 6)
+        _f("protein_tape_stability/train.csv", "prothyena", "data/stability/train.csv",
+           "62cdebd9d680a0114326b4fba709e9753fdf2fb2238c8ec61ae388a55c3d1052", 3438868),
+        _f("protein_tape_stability/valid.csv", "prothyena", "data/stability/valid.csv",
+           "b569b6f997aedf167b99a4900e3ac30754d0c6d80ff7f803d6f3e1398261e450", 173127),
+        _f("protein_tape_stability/test.csv", "prothyena", "data/stability/test.csv",
+           "b79e72cdb00e524f7804d6437b80eb3be573aee3733a8e7d0b4c72917701f65b", 794974),
+    ),
+    "fluorescence": (  # the genotype table TAPE's train and test are rebuilt from, and TAPE's valid (section 7)
+        _f("protein_gfp_fluorescence/avGFP__rf_aminoacid_genotypes_to_brightness.csv", "gfp",
+           "data/final_datasets/avGFP__rf_aminoacid_genotypes_to_brightness.csv",
+           "d1dff2f960eea251d3d21e4c04a7704622ae3ac7f77f8e7e04eaa09c597ef1e8", 3205125),
+        _f("protein_gfp_fluorescence/tape_fluorescence_valid.csv", "prothyena", "data/fluorescence/valid.csv",
+           "0c70e8ba9a9faaf8de3443edee56406f6eec414747067490296e589cf3d6af4b", 1372356),
+    ),
 }
 
 #: Datasets of the paper without a pinned public copy, and what to do instead.
 NO_PUBLIC_COPY = {
-    "stability": "no public copy of the TAPE stability files was found; put stability_{train,valid,test}.json "
-                 "under <data dir>/protein_tape/stability/ and set DISC_DATA_DIR",
-    "fluorescence": "no public copy of the TAPE fluorescence files was found; put "
-                    "fluorescence_{train,valid,test}.json under <data dir>/protein_tape/fluorescence/ and set "
-                    "DISC_DATA_DIR",
     "mnli": "no pinned copy; when online, `load_dataset('mnli')` reads the Hugging Face copy nyu-mll/glue, or put "
             "GLUE's MNLI/train.tsv, dev_matched.tsv and dev_mismatched.tsv (the paper averages the two dev sets) "
             "under <data dir>/glue/MNLI/",
@@ -297,7 +310,7 @@ class _Fetcher:
             if sha256 is not None and got != sha256:
                 raise DownloadError(f"{url}: sha256 {got} does not match the pinned {sha256}; the file is corrupted "
                                     f"or was changed, and was discarded")
-            os.replace(tmp, target)
+            os.replace(tmp, target)  # checked (size, sha256) before it takes the file's place
             return got
         except urllib.error.HTTPError as err:
             kind = _NotFound if err.code == 404 else DownloadError
@@ -456,10 +469,7 @@ def _download_maestro_unindexed(fetcher: _Fetcher, dest: Path, mirror: str | Non
         for tmp, target in staged:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, target)
-        fd, tmp_index = tempfile.mkstemp(dir=dest / _M, suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            out.write(index)
-        os.replace(tmp_index, dest / MAESTRO_INDEX.relpath)
+        atomic_write_bytes(dest / MAESTRO_INDEX.relpath, index)
         fetcher.tick(len(index))
         return [dest / MAESTRO_INDEX.relpath] + [dest / _M / r["midi_filename"] for r in rows]
     finally:

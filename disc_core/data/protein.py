@@ -388,8 +388,6 @@ for _task, _key, _title, _who, _shared, _how in (
         name=_task, title=_title, discipline="protein", task="regression", metric="spearman", origin="paper",
         loader=_tape_loader(_task, _key), files=_shared, alternatives=(_shared, _tape_files(_task)),
         paper_key=_task.capitalize(),
-        how_to_get=f"put {', '.join(_shared)} (MANIFEST.md of the shared data) or TAPE's "
-                   f"{', '.join(_tape_files(_task))} under a folder and set DISC_DATA_DIR to it",
         description=f"TAPE {_task} ({_who}): {_how}; regression, metric Spearman's rho as in the paper. Also "
                     f"reads TAPE's JSON files ('primary', '{_key}')."))
 

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..fileio import atomic_write_json
 
 __all__ = ["PretrainConfig", "load_corpus", "checkpoint_steps", "pretrain_mlm", "read_checkpoints",
            "checkpoints_from_refs", "resolve_checkpoint", "write_checkpoint_index", "GLUE_CORPUS_TASKS"]
@@ -177,17 +177,12 @@ def write_checkpoint_index(out: str | Path, ckpts: list[dict], **about) -> None:
     """Write ``out/checkpoints.json`` (``{"checkpoints": [{"step", "path", ...}], **about}``) atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    obj = {**about, "checkpoints": ckpts}
-    tmp = out / "checkpoints.json.tmp"
-    tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
-    os.replace(tmp, out / "checkpoints.json")
+    atomic_write_json(out / "checkpoints.json", {**about, "checkpoints": ckpts})
 
 
 def _write_index(out: Path, cfg: PretrainConfig, corpus_what: str, ckpts: list[dict], done: bool) -> None:
-    obj = {"config": cfg.to_dict(), "corpus": corpus_what, "finished": done, "checkpoints": ckpts}
-    tmp = out / "checkpoints.json.tmp"
-    tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
-    os.replace(tmp, out / "checkpoints.json")
+    atomic_write_json(out / "checkpoints.json",
+                      {"config": cfg.to_dict(), "corpus": corpus_what, "finished": done, "checkpoints": ckpts})
 
 
 def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | None = None,
@@ -304,7 +299,7 @@ def pretrain_mlm(cfg: PretrainConfig, out_dir: str | Path, corpus: str | Path | 
         if step % every == 0 and step < cfg.max_steps:
             save_resume(step)
     _write_index(out, cfg, what, ckpts, done=True)
-    (out / "mlm_losses.json").write_text(json.dumps(losses), encoding="utf-8")
+    atomic_write_json(out / "mlm_losses.json", losses, indent=None)
     if resume_dir.exists():
         import shutil
 
