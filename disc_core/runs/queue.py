@@ -26,7 +26,6 @@ import os
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from .store import ACTIVE, FINISHED, HOST, QUEUED, RUNNING, RunInfo, RunStore
@@ -36,43 +35,13 @@ __all__ = ["status_text", "Speed", "QueueEntry", "QueueView", "GroupProgress", "
            "DEFAULT_TOKENS_PER_S", "DEFAULT_OVERHEAD_S", "DEFAULT_TOKENS_PER_EXAMPLE", "RECENT", "RACE_GAIN",
            "DEFAULTS_FILE", "load_defaults", "race_factor", "current_tokens_per_s"]
 
-#: Where the fallback numbers live, each with its provenance (data, not code): ``assets/estimate_defaults.yaml``.
-DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "assets" / "estimate_defaults.yaml"
+from .defaults import (DEFAULT_OVERHEAD_S, DEFAULT_TOKENS_PER_EXAMPLE, DEFAULT_TOKENS_PER_S, DEFAULTS_FILE,
+                       RACE_GAIN, load_defaults, race_factor)
 
-
-def load_defaults(path: Path | None = None) -> dict[str, float]:
-    """``{name: value}`` of :data:`DEFAULTS_FILE` (``tokens_per_s``, ``overhead_s``, ``tokens_per_example``,
-    ``race_gain``). Raises :class:`~disc_core.errors.ConfigError` naming the file when it is unreadable."""
-    import yaml
-
-    from ..errors import ConfigError
-
-    path = path or DEFAULTS_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return {k: float(v["value"]) for k, v in data.items()}
-    except (OSError, yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as err:
-        raise ConfigError(f"{path}: cannot read the estimates' default numbers ({type(err).__name__}: {err}) -> "
-                          "restore the file from the repository; each entry needs a numeric 'value'") from err
-
-
-_D = load_defaults()
-#: Fallback throughput (tokens/s, one run on every core), fallback per-run overhead (s), fallback tokens per
-#: example, and the throughput gain of racing runs: read from :data:`DEFAULTS_FILE`, used only without a
-#: measurement on this machine.
-DEFAULT_TOKENS_PER_S = _D["tokens_per_s"]
-DEFAULT_OVERHEAD_S = _D["overhead_s"]
-DEFAULT_TOKENS_PER_EXAMPLE = int(_D["tokens_per_example"])
-RACE_GAIN = _D["race_gain"]
 #: How many of the newest finished runs of a model the speed is measured on.
 RECENT = 5
 #: A running run's current speed counts from this step on (its first steps include the model's warm-up).
 RUNNING_FROM_STEP = 3
-
-
-def race_factor(k: int) -> float:
-    """Each of ``k`` racing runs' speed relative to one run on every core (1 for a run that does not race)."""
-    return 1.0 if k <= 1 else RACE_GAIN / k
 
 
 @dataclass

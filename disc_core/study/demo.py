@@ -22,6 +22,7 @@ once still create at most one demo.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from ..engine.config import RunConfig, parse_variant
@@ -81,34 +82,17 @@ class Demo:
             return False, str(err)
 
 
-DEMOS: dict[str, Demo] = {
-    "splice": Demo(
-        "splice", "pretrained vs rand vs re-emb on DNA", "splice-synthetic", ("pretrained", "rand", "re-emb"), 40,
-        2e-4, {"max_eval_examples": 200},
-        what="Fine-tune pretrained, rand and re-emb on the built-in synthetic splice-site DNA (offline), all three "
-             "at the same time (one thread each), so their curves grow side by side.",
-        note="Demo settings, not the paper's, chosen by a seed study (benchmarks/bench_demo.py): 40 steps of batch "
-             "32 per variant (the paper trains 3 epochs) and learning rate 2e-4 (the paper's 1e-5 needs far more "
-             "steps to move), one seed, validation on the 149 validation examples every 6 steps. A demonstration, "
-             "not a measurement: use Train (or `check`) for seeds and the paper's recipe.",
-        measured="Measured (benchmarks/bench_demo.py, the 2-core CPU shared with other jobs, load 7-16): on each "
-                 "of the 3 seeds measured so far pretrained 0.70, re-emb 0.66-0.70, rand 0.50 (the majority class): "
-                 "pretrained ahead of rand on every seed, re-emb between them or level with pretrained. The "
-                 "training-loss curves of pretrained and rand part at step ~20 of 40. At load 16, from the click: "
-                 "first loss point 26 s, curves apart 167 s, done 338 s."),
-    "stsb-shift": Demo(
-        "stsb-shift", "scrambled text: pretrained+shift vs rand+shift on 1% of STS-B", "stsb",
-        ("pretrained+shift", "rand+shift"), 200, 1e-4,
-        {"train_fraction": 0.01, "max_length": 128, "eval_steps": 25, "max_eval_examples": 300},
-        what="English whose token ids are all shifted by 1000 (unreadable to BERT's vocabulary), on 1% of "
-             "STS-B's training set (57 sentence pairs), trained to convergence: does the pretrained network "
-             "still learn better than one from scratch?",
-        note="Demo settings: 200 steps of batch 32 (the 57 pairs seen ~110 times, until the training loss is near "
-             "0, as the paper trains its 1% runs) and learning rate 1e-4 instead of the paper's 1e-5, one seed, "
-             "validation on 300 pairs every 25 steps; the test score is the whole STS-B test split.",
-        measured="Measured on a 2-core CPU: about 2.5 minutes a run; test Spearman 0.41 (pretrained+shift) against "
-                 "0.11 (rand+shift). The paper (bert-base, Table 1, 1% data): 57.0 against 4.3."),
-}
+def _load_demos() -> dict[str, Demo]:
+    """The demos of ``assets/demos.yaml``: settings and the room's texts are data, not code."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "assets" / "demos.yaml"
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {name: Demo(name=name, **{**e, "variants": tuple(e["variants"]), "overrides": dict(e.get("overrides") or {})})
+            for name, e in entries.items()}
+
+
+DEMOS: dict[str, Demo] = _load_demos()
 
 # the splice demo under its old names (the Datasets/Train pickers default to its dataset)
 DEMO_DATASET = DEMOS["splice"].dataset
