@@ -58,11 +58,14 @@ def test_each_variant_gets_the_rate_its_validation_prefers_and_verdicts_are_set_
 
 
 def test_a_variant_with_an_unfinished_grid_waits_and_the_table_says_not_yet(tmp_path):
-    root = _best_lr_root(tmp_path, {"pretrained": {3e-5: 0.8, 1e-4: 0.85, 3e-4: 0.7}})
+    root = _best_lr_root(tmp_path, {"pretrained": {3e-5: 0.8, 1e-4: 0.85, 3e-4: 0.7}, "rand": {3e-5: 0.6, 1e-4: 0.7}})
     task = next(t for t in build_plan("laptop", only=["best-lr/amp-uniprot"]).tasks)
     assert set(best_lr_choice(task, root)) == {"pretrained"}
-    row = best_lr_tables(root)["protocols"].iloc[0]
+    t = best_lr_tables(root)
+    row = t["protocols"].iloc[0]
     assert row["one rate: verdict"] == "not run" and row["verdict changes"].startswith("not yet")
+    assert row["each at its best: lr"] == "0.0001 / grid not finished"
+    assert not t["grid"][t["grid"]["variant"] == "rand"]["chosen"].any()  # no choice before its whole grid ran
 
 
 def test_best_lr_tasks_in_the_laptop_plan_and_their_cell_count():

@@ -49,12 +49,22 @@ def best_lr_cells(root: str | Path) -> list[dict]:
     return out
 
 
-def _chosen(cells: list[dict], dataset: str, label: str) -> float | None:
-    """The rate whose first-seed cell has the best validation score (ties: the smaller rate)."""
-    grid = {r["learning_rate"]: r.get("best_validation") for r in cells
+def plan_grids(profile: str = "laptop") -> dict[str, tuple[float, ...]]:
+    """``{dataset: grid}`` of a plan's best-lr tasks."""
+    from .plans import build_plan
+
+    return {t.dataset: t.lr_grid for t in build_plan(profile).tasks if t.lr_grid}
+
+
+def _chosen(cells: list[dict], dataset: str, label: str, grid: tuple[float, ...] | None) -> float | None:
+    """The rate whose first-seed cell has the best validation score (ties: the smaller rate); None until every
+    rate of ``grid`` has its cell (the choice is made on the whole grid, as the plan makes it)."""
+    seen = {r["learning_rate"]: r.get("best_validation") for r in cells
             if r["dataset"] == dataset and r["label"] == label and r["grid_cell"]}
-    grid = {k: v for k, v in grid.items() if isinstance(v, (int, float))}
-    return max(sorted(grid), key=lambda k: grid[k]) if grid else None
+    seen = {k: v for k, v in seen.items() if isinstance(v, (int, float))}
+    if not seen or (grid and not all(any(abs(k - g) <= 1e-12 for k in seen) for g in grid)):
+        return None
+    return max(sorted(seen), key=lambda k: seen[k])
 
 
 def _fmt_ci(t: dict | None) -> tuple[str, str]:
@@ -75,7 +85,7 @@ def _one_rate_cells(root: Path, study: str, dataset: str, labels: tuple[str, str
     return out
 
 
-def best_lr_tables(root: str | Path) -> dict[str, pd.DataFrame]:
+def best_lr_tables(root: str | Path, grids: dict[str, tuple[float, ...]] | None = None) -> dict[str, pd.DataFrame]:
     """``{"grid": ..., "protocols": ...}``.
 
     ``grid``: one row per (dataset, variant, rate) of the first seed: validation and test score, and whether
@@ -87,12 +97,13 @@ def best_lr_tables(root: str | Path) -> dict[str, pd.DataFrame]:
     from .report.verdicts import verdict
 
     cells = best_lr_cells(root)
+    grids = plan_grids() if grids is None else grids
     grid_rows, proto_rows = [], []
     for ds in dict.fromkeys(r["dataset"] for r in cells):
         rs = [r for r in cells if r["dataset"] == ds]
         shifted = any("+" in r["label"] for r in rs)
         better, worse = PAIRS[shifted]
-        chosen = {lab: _chosen(cells, ds, lab) for lab in (better, worse)}
+        chosen = {lab: _chosen(cells, ds, lab, grids.get(ds)) for lab in (better, worse)}
         for r in sorted((r for r in rs if r["grid_cell"]), key=lambda r: (r["label"], r["learning_rate"])):
             grid_rows.append({"dataset": ds, "variant": r["label"], "learning rate": r["learning_rate"],
                               "validation": r.get("best_validation"), "test": headline(r)[1],
@@ -109,7 +120,8 @@ def best_lr_tables(root: str | Path) -> dict[str, pd.DataFrame]:
             "dataset": ds, "claim": f"{better} > {worse}",
             "one rate: lr": ", ".join(f"{x:g}" for x in one_lr), "one rate: diff": d1, "one rate: 95% CI": ci1,
             "one rate: verdict": v_one,
-            "each at its best: lr": f"{chosen[better]:g} / {chosen[worse]:g}" if None not in chosen.values() else "",
+            "each at its best: lr": " / ".join(f"{chosen[x]:g}" if chosen[x] else "grid not finished"
+                                               for x in (better, worse)),
             "each at its best: seeds": t_best["n"] if t_best else len({r['seed'] for r in at_best}),
             "each at its best: diff": d2, "each at its best: 95% CI": ci2, "each at its best: verdict": v_best,
             "verdict changes": ("not yet (fewer than 2 paired seeds)" if t_best is None or t_one is None

@@ -46,7 +46,8 @@ def best_lr_section(root: Path) -> list[str]:
                                              "chosen": t["grid"]["chosen"].map(lambda x: "yes" if x else "")})),
           "", "Both protocols side by side:", "", markdown_table(t["protocols"]), ""]
     for _, r in t["protocols"].iterrows():
-        if r["each at its best: verdict"] != "holds":
+        v = r["each at its best: verdict"]
+        if v != "holds" and not v.startswith("n/a"):
             line = gpu_budget_line(r["dataset"])
             if line:
                 L.append(f"- {r['dataset']}: the ordering does not hold at each side's best rate here; {line}.")

@@ -27,7 +27,7 @@ from .figures import loss_curve_figure, pretrain_steps_figure
 from .findings import findings
 from .hardware import hardware, throughput_lines, where_section
 from .prose import prose
-from .round2 import best_lr_export, best_lr_section, google_point, pretrain_gain_section
+from .round2 import best_lr_export, best_lr_section, google_point, gpu_budget_line, pretrain_gain_section
 from ..pretrain_gain import pretrain_points
 from .tables import study_tables
 from .verdicts import PAPER_GAP_NOTE
@@ -120,6 +120,13 @@ def _studies(plan, root: Path, tables: dict, figures_dir: Path, rel: str) -> lis
               "t-test p). *holds* = the interval lies above 0; *not significant* = right direction, interval "
               "contains 0; *no difference* = identical scores; *reversed* = wrong direction. " + PAPER_GAP_NOTE, "",
               markdown_table(t["orderings"]), ""]
+        fails = [r["dataset"] for _, r in t["orderings"].iterrows()
+                 if r["paper's claim"].endswith("> rand") or r["paper's claim"].endswith("> rand+shift")
+                 if r["verdict"] != "holds" and not r["verdict"].startswith("n/a")] if not t["orderings"].empty else []
+        lines = [gpu_budget_line(ds) for ds in dict.fromkeys(fails)]
+        if any(lines):
+            L += ["Where pretrained > rand does not hold here, what the paper's own budget would cost on a GPU:", ""]
+            L += [f"- {ln}." for ln in lines if ln] + [""]
         for ds in dict.fromkeys(r["dataset"] for r in t["results"]):
             curves = loss_curves(root / study, ds)
             if not curves:
