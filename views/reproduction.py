@@ -8,8 +8,8 @@ from disc_core import plots
 from disc_core.study.compare import to_markdown
 from disc_core.runs.store import runs_root
 from disc_core.study.reproduce import PROFILES, STUDIES
-from disc_core.study.report import (LOSS_GAP_NOTE, LOSS_GAP_TITLE, PAPER_GAP, PAPER_GAP_NOTE, published_info,
-                                    study_tables, training_loss_table)
+from disc_core.study.report import (LOSS_GAP_NOTE, LOSS_GAP_TITLE, PAPER_GAP, PAPER_GAP_NOTE, best_lr_tables_of,
+                                    published_info, study_tables, training_loss_table)
 from ui.feedback import show_error
 from ui.tables import scrolling_markdown, wide_dataframe
 
@@ -60,7 +60,9 @@ st.markdown("**Significance rule.** Each of the paper's orderings (`pretrained >
 sections = [(study, STUDIES.get(study, (study, ""))) for study in tables if study != "pretrain-steps"]
 contents = [f"- [{title} (the paper's {where})](#study-{study})" if where else f"- [{title}](#study-{study})"
             for study, (title, where) in sections]
-losses = training_loss_table(root)
+losses, best_lr = training_loss_table(root), best_lr_tables_of(root)
+if len(best_lr["grid"]):
+    contents.append(f"- [{STUDIES['best-lr'][0]} (a fair-rate check)](#study-best-lr)")
 if len(losses):
     contents.append(f"- [{LOSS_GAP_TITLE}](#training-loss)")
 if tables.get("pretrain-steps", {}).get("results"):
@@ -81,6 +83,12 @@ for study, t in tables.items():
         wide_dataframe(t["orderings"], key=f"repro-orderings-{study}")
         if PAPER_GAP in t["orderings"]:
             st.caption(PAPER_GAP_NOTE)
+if len(best_lr["grid"]):
+    st.subheader(f"{STUDIES['best-lr'][0]} (a fair-rate check)", anchor="study-best-lr")
+    st.caption("Each variant's first seed at every rate of the grid, its rate chosen by validation; then both "
+               "protocols side by side: one rate for all (the paper's) and each at its best.")
+    wide_dataframe(best_lr["grid"], key="repro-best-lr-grid")
+    wide_dataframe(best_lr["protocols"], key="repro-best-lr-protocols")
 if len(losses):
     st.subheader(LOSS_GAP_TITLE, anchor="training-loss")
     st.caption(LOSS_GAP_NOTE)

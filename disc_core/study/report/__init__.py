@@ -25,10 +25,11 @@ from .hardware import hardware
 from .tables import study_tables
 from .verdicts import (PAPER_GAP, PAPER_GAP_NOTE, PAPER_GAP_VERDICT, ordering_table, paper_gap_verdict,
                        tables_from_results, verdict)
+from .round2 import best_lr_tables_of
 from .writer import write_report
 
 __all__ = ["write_report", "study_tables", "tables_from_results", "export_results", "load_results", "published_info",
            "RESULTS_FORMAT", "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict",
            "training_loss_table", "LOSS_GAP_TITLE", "LOSS_GAP_NOTE", "ordering_table", "loss_curve_figure",
            "pretrain_steps_figure", "signal_figure", "pretrain_step_results", "hardware", "verdict", "findings",
-           "unreadable_cells", "CellProblem"]
+           "unreadable_cells", "CellProblem", "best_lr_tables_of"]

@@ -12,7 +12,8 @@ from ..best_lr import best_lr_cells, best_lr_tables
 from ..compare import markdown_table, mean_std_text
 from ..pretrain_gain import GOOGLE, gain_table, pretrain_points
 
-__all__ = ["best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line", "best_lr_export"]
+__all__ = ["best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line", "best_lr_export",
+           "best_lr_tables_of"]
 
 
 def gpu_budget_line(dataset: str) -> str:
@@ -89,3 +90,19 @@ def best_lr_export(root: Path) -> dict:
     t = best_lr_tables(root)
     return {"cells": best_lr_cells(root), "grid": t["grid"].to_dict("records"),
             "protocols": t["protocols"].to_dict("records")}
+
+
+def best_lr_tables_of(source: str | Path) -> dict[str, pd.DataFrame]:
+    """The best-lr study's two tables (``grid``, ``protocols``) from a run folder root or from the results file
+    written beside a report (the Reproduction page); empty tables when there is none."""
+    import json
+
+    source = Path(source)
+    if source.is_dir():
+        return best_lr_tables(source) if (source / "best-lr").exists() else {"grid": pd.DataFrame(),
+                                                                            "protocols": pd.DataFrame()}
+    try:
+        data = json.loads(source.read_text(encoding="utf-8")).get("best_lr") or {}
+    except (OSError, ValueError, AttributeError):
+        data = {}
+    return {k: pd.DataFrame(data.get(k) or []) for k in ("grid", "protocols")}
