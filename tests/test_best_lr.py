@@ -19,7 +19,8 @@ def _cell(d, dataset, label, seed, score, val=None, lr=1e-4):
     (d / "results.json").write_text(json.dumps({"dataset": dataset, "label": label, "variant": label.split("+")[0],
                                                 "seed": seed, "metric": "accuracy", "score": score,
                                                 "best_validation": val if val is not None else score}))
-    (d / "config.json").write_text(json.dumps({"config": {"dataset": dataset, "learning_rate": lr, "seed": seed}}))
+    (d / "config.json").write_text(json.dumps({"config": {"dataset": dataset, "learning_rate": lr, "seed": seed},
+                                               "resolved": {}}))
 
 
 def _best_lr_root(tmp_path, val):
@@ -112,3 +113,25 @@ def test_no_gain_to_share_is_said_plainly(tmp_path):
     assert row["most of the gain (> 0.5)?"] == "n/a (no gain to share)"
     g = gain_share(pretrain_points(root), "splice")
     assert g["gain_0_to_last"] < 0 and not math.isnan(g["share"])
+
+
+def test_one_rate_rule_for_the_plan_and_the_report():
+    from disc_core.study.best_lr import choose_rate
+
+    grid = (3e-5, 1e-4, 3e-4)
+    assert choose_rate({3e-5: 0.91, 1e-4: 0.91, 3e-4: 0.89}, grid) == 3e-5  # a tie goes to the smaller rate
+    assert choose_rate({3e-5: 0.80, 1e-4: 0.85, 3e-4: float("nan")}, grid) is None  # a NaN is not a score
+    assert choose_rate({3e-5: 0.80, 1e-4: 0.85}, grid) is None  # the whole grid or no choice
+    assert choose_rate({3e-5: 0.80, 1e-4: 0.85, 3e-4: None}, grid) is None
+    assert choose_rate({3e-5: 0.80, 1e-4: 0.85, 3e-4: 0.95}, grid) == 3e-4
+
+
+def test_a_damaged_grid_cell_holds_the_choice_back(tmp_path):
+    val = {"pretrained": {3e-5: 0.80, 1e-4: 0.85, 3e-4: 0.70}, "rand": {3e-5: 0.60, 1e-4: 0.65, 3e-4: 0.75}}
+    root = _best_lr_root(tmp_path, val)
+    (root / "best-lr" / lr_sub(3e-4) / "amp-uniprot" / "rand" / "seed0" / "results.json").write_text("{trunc")
+    task = next(t for t in build_plan("laptop", only=["best-lr/amp-uniprot"]).tasks)
+    chosen = best_lr_choice(task, root)
+    assert set(chosen) == {"pretrained"}
+    t = best_lr_tables(root)
+    assert t["protocols"].iloc[0]["each at its best: lr"] == "0.0001 / grid not finished"

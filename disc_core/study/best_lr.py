@@ -12,25 +12,42 @@ verdict of each protocol side by side: the plan's one-rate study of the same dat
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["best_lr_cells", "best_lr_tables", "PAIRS"]
+__all__ = ["best_lr_cells", "best_lr_tables", "choose_rate", "PAIRS"]
 
 #: the pair each dataset's claim is about, by whether its variants carry a text shift
 PAIRS = {False: ("pretrained", "rand"), True: ("pretrained+shift", "rand+shift")}
 
 
 def _read(d: Path) -> dict | None:
+    """A finished cell's results (:func:`~disc_core.study.report.cells.read_result`, which names damaged cells)
+    with its config's ``learning_rate``."""
+    from .report.cells import read_result
+
+    res = read_result(d)
+    if not isinstance(res, dict) or not isinstance(res.get("score"), (int, float)):
+        return None
     try:
-        res = json.loads((d / "results.json").read_text(encoding="utf-8"))
         cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(res, dict) or not isinstance(res.get("score"), (int, float)):
-        return None
     return {**res, "learning_rate": cfg.get("learning_rate")}
+
+
+def choose_rate(validation: dict[float, float | None], grid: tuple[float, ...] | None = None) -> float | None:
+    """The one rule of the study: the rate with the best validation score (``best_validation`` of the first
+    seed; ties go to the smaller rate), or None until every rate of ``grid`` (default: the rates given) has a
+    finite score: the choice is made on the whole grid, never on test."""
+    seen = {k: v for k, v in validation.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    want = tuple(validation) if grid is None else grid
+    if not seen or not all(any(abs(k - g) <= 1e-12 * max(1.0, abs(g)) for k in seen) for g in want):
+        return None
+    return max(sorted(seen), key=lambda k: seen[k])
 
 
 def best_lr_cells(root: str | Path) -> list[dict]:
@@ -57,14 +74,10 @@ def plan_grids(profile: str = "laptop") -> dict[str, tuple[float, ...]]:
 
 
 def _chosen(cells: list[dict], dataset: str, label: str, grid: tuple[float, ...] | None) -> float | None:
-    """The rate whose first-seed cell has the best validation score (ties: the smaller rate); None until every
-    rate of ``grid`` has its cell (the choice is made on the whole grid, as the plan makes it)."""
+    """:func:`choose_rate` over the first-seed cells of ``dataset`` / ``label`` read for the report."""
     seen = {r["learning_rate"]: r.get("best_validation") for r in cells
             if r["dataset"] == dataset and r["label"] == label and r["grid_cell"]}
-    seen = {k: v for k, v in seen.items() if isinstance(v, (int, float))}
-    if not seen or (grid and not all(any(abs(k - g) <= 1e-12 for k in seen) for g in grid)):
-        return None
-    return max(sorted(seen), key=lambda k: seen[k])
+    return choose_rate(seen, grid or tuple(seen))
 
 
 def _fmt_ci(t: dict | None) -> tuple[str, str]:

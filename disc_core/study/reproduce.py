@@ -11,7 +11,6 @@ config is copied (:class:`_Twins`). :mod:`disc_core.study.report` writes the rep
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -107,9 +106,9 @@ def _mark_where(d: Path, where: dict) -> None:
 
 def best_lr_choice(task: Task, root: str | Path) -> dict[str, dict]:
     """``{variant: {"learning_rate", "validation", "grid": {rate: validation}}}`` of a ``best-lr`` task: the rate
-    of the grid whose first-seed cell has the best validation score (``best_validation``; ties go to the smaller
-    rate). A variant with a grid cell not finished yet is left out."""
-    from .compare import cell_dir
+    :func:`~disc_core.study.best_lr.choose_rate` picks from the first-seed cells (the report shows the same
+    choice). A variant with a grid cell not finished yet is left out."""
+    from .best_lr import _read, choose_rate
 
     out = {}
     study, seed = task_root(root, task), task.seeds[0]
@@ -118,15 +117,11 @@ def best_lr_choice(task: Task, root: str | Path) -> dict[str, dict]:
         label = RunConfig(variant=base, text_shift=shift or "none", dataset=task.dataset).label
         grid = {}
         for lr in task.lr_grid:
-            p = study / lr_sub(lr) / task.dataset / label / f"seed{seed}" / "results.json"
-            try:
-                grid[lr] = float(json.loads(p.read_text(encoding="utf-8"))["best_validation"])
-            except (OSError, ValueError, KeyError, TypeError):
-                grid[lr] = None
-        if any(x is None or math.isnan(x) for x in grid.values()):
-            continue
-        best = max(sorted(grid), key=lambda r: grid[r])
-        out[v] = {"learning_rate": best, "validation": grid[best], "grid": grid}
+            r = _read(study / lr_sub(lr) / task.dataset / label / f"seed{seed}")
+            grid[lr] = (r or {}).get("best_validation")
+        best = choose_rate(grid, tuple(task.lr_grid))
+        if best is not None:
+            out[v] = {"learning_rate": best, "validation": float(grid[best]), "grid": grid}
     return out
 
 
@@ -269,7 +264,7 @@ def run_plan(plan: Plan, root: str | Path, log=print, corpus: str | None = None,
                     from ..data import load_dataset
 
                     dataset = load_dataset(t.dataset)
-                if state == "done" or cell_state(d, cfg, dataset.fingerprint()) == "done":
+                if cell_state(d, cfg, dataset.fingerprint()) == "done":
                     counts["reused"] += 1
                     continue
                 twin = twins.find(cfg) if state == "missing" else None
