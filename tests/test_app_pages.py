@@ -747,3 +747,37 @@ def test_cli_demo_prints_its_group_and_joins_the_demo_on(own_store, no_workers, 
     second = capsys.readouterr().out
     assert second.splitlines()[0] == f"group: {group}" and "joined the demo that is on" in second
     assert own_store.groups() == [group] and len(no_workers.submitted) == 3
+
+
+def test_runs_and_results_pages_say_a_run_stalled_and_the_store_was_rebuilt(own_store, monkeypatch):
+    """The store's notes reach the dashboard, not only `runs list`: a live worker that stopped beating shows as
+    stalled (no ETA, what to do), and a garbled store is set aside, rebuilt from the run folders and said so."""
+    import os
+
+    from disc_core.runs.store import HOST, RunStore
+
+    cfg = RunConfig(dataset="splice-synthetic", max_steps=20, per_device_train_batch_size=10)
+    _finished_run(own_store, cfg, "done")
+    rid = own_store.create(cfg, group="stuck")
+    own_store.update(rid, status="running", started=time.time(), step=5, eta_s=60.0, total_steps=20,
+                     pid=os.getpid(), host=HOST)  # a live process: stalled, not dead
+    own_store.beat(rid)
+    monkeypatch.setenv("DISC_STALL_S", "1")
+    time.sleep(1.2)
+    assert own_store.get(rid).stalled
+    at = _app("runs")
+    at.selectbox(key="runs-group").set_value("stuck").run()
+    line = next(m.value for m in at.markdown if " seed " in m.value)
+    assert "running (stalled)" in line and "no heartbeat" in line and "ETA" not in line, line
+    panel = next(d.value for d in at.dataframe if "runs ahead" in d.value)
+    assert list(panel["status"]) == ["running (stalled)"]
+    own_store.update(rid, status="cancelled")
+    own_store.close()
+
+    junk = os.urandom(4096)
+    (Path(own_store.root) / "store" / "cache.db").write_bytes(junk)
+    at = _app("results")
+    warned = " ".join(w.value for w in at.warning)
+    assert "set aside" in warned and "rebuilt" in warned, warned
+    assert len(list(Path(own_store.root).glob("store.*-*"))) == 1
+    assert {r.group for r in RunStore().list()} == {"done", "stuck"}  # nothing lost

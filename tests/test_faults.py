@@ -282,7 +282,12 @@ def test_store_garbled_with_random_bytes_gives_a_message_and_is_rebuilt(root, fi
                    root=root)
     _answered(compare)
     assert compare.returncode == 0, compare.stdout + compare.stderr
+    assert _names_garbling(compare.stderr) and "set aside" in compare.stderr  # the launch says so too
     assert len(list(root.glob("store.*-*"))) == 3
+    from disc_core.runs.index import set_asides
+
+    asides = set_asides(root)  # what the dashboard shows afterwards, whoever rebuilt it
+    assert len(asides) == 3 and all(_names_garbling(a.why) for a in asides) and str(asides[0].path) in str(asides[0])
     store = RunStore(root)
     runs = store.list()
     assert len(runs) == 2

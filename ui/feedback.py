@@ -19,6 +19,21 @@ def show_error(err: BaseException, replace: dict[str, str] | None = None) -> Non
     st.error(msg, icon=":material/error:")
 
 
+def store_notes(store, within_s: float = 24 * 3600) -> None:
+    """What happened to the run store, as warnings: a store set aside and rebuilt from the run folders in the
+    last ``within_s`` (whichever page, command or worker found it damaged), a store that is read-only now (a
+    full disk), and the run folders it skipped: the notes ``runs list`` prints on stderr."""
+    from disc_core.runs.index import set_asides
+
+    for aside in set_asides(store.root, within_s=within_s):
+        st.warning(str(aside), icon=":material/build:")
+    for text in store.notices:
+        if "set aside" not in text:  # said above, with where the old store is kept
+            st.warning(text, icon=":material/build:")
+    for p in store.problems:
+        st.warning(f"Skipped a run folder that cannot be read: {p}", icon=":material/folder_off:")
+
+
 def with_progress(text: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A progress bar, drawn at once, and its ``progress(done, total)`` callback; call the second to remove it."""
     bar = st.progress(0.0, text=text)

@@ -22,7 +22,7 @@ def queue_panel(view, key: str, current_group: str | None = None) -> None:
         st.dataframe(pd.DataFrame([{
             "group": (e.run.group or "") + ("  ← this group" if current_group and e.run.group == current_group
                                             else ""),
-            "run": f"{e.label} seed {e.run.seed}", "status": e.status,
+            "run": f"{e.label} seed {e.run.seed}", "status": e.run.shown_status,
             "runs ahead": str(e.ahead) if e.status == "queued" else "",
             "starts": "running" if e.status == "running" else about(e.starts_in_s),
             "ends": about(e.ends_in_s)} for e in view.entries]), hide_index=True, key=key)

@@ -9,7 +9,7 @@ from disc_core.study.paper import PAPER_TASKS, paper_block, paper_results, paper
 from disc_core.study.pooling import (EXPORT_FORMATS, describe_differences, export, ordering_checks, pending_note,
                                      result_rows, sections)
 from ui.data import run_store
-from ui.feedback import show_error
+from ui.feedback import show_error, store_notes
 from ui.nav import PAGES
 from ui.state import remembered, shared_selectbox
 
@@ -17,10 +17,12 @@ st.title("Results")
 st.page_link(PAGES["reproduction"], label="The paper's tables as reproduced by this tool (docs/REPRODUCTION.md) "
              "are on the Reproduction page", icon=":material/science:")
 try:
-    every = run_store().list()
+    store = run_store()
+    every = store.list()
 except Exception as err:
     show_error(err)
     st.stop()
+store_notes(store)
 results = result_rows(r for r in every if r.status == "finished")
 if not results:
     st.info("No finished runs yet. Launch a comparison on the Train page (or the demo on the Overview page); "

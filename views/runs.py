@@ -10,7 +10,7 @@ from disc_core.runs.queue import group_progress, queue_view, status_text
 from disc_core.runs.store import ACTIVE, effective_events
 from ui.curves import curve_controls, empty_note
 from ui.data import dataset_infos, run_store
-from ui.feedback import fmt_duration, show_error
+from ui.feedback import fmt_duration, show_error, store_notes
 from ui.nav import PAGES
 from ui.queue import queue_panel
 from ui.roles import is_teacher, teacher_help
@@ -25,6 +25,7 @@ try:
 except Exception as err:
     show_error(err)
     st.stop()
+store_notes(store)
 if not groups:
     st.info("No runs yet. Start the demo on the Overview page, or launch a comparison on the Train page.")
     st.page_link(PAGES["train"], label="Go to Train", icon=":material/play_circle:")

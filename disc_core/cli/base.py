@@ -57,3 +57,15 @@ def executor_from_args(args):
     from ..runs.runner import make_executor
 
     return make_executor(name, address=args.ray_address)
+
+
+def tell_store(store) -> None:
+    """What the run store had to do (rebuilt, re-indexed, read-only) and the run folders it could not read, on
+    stderr: the command's own output (``--json`` included) stays as it is."""
+    import sys
+
+    for text in [*store.notices, *(f"warning: skipped a run folder: {p}" for p in store.problems)]:
+        try:
+            print(text, file=sys.stderr)
+        except OSError:
+            pass

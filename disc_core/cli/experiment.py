@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 
 from .data import require_dataset
-from .base import add_executor_flags, command, executor_from_args
+from .base import add_executor_flags, command, executor_from_args, tell_store
 from ..engine.config import REPORT_TO, RunConfig, parse_seeds
 from ..fileio import atomic_write_text
 from ..runs.store import runs_root
@@ -197,13 +197,15 @@ def _compare(p):
                 from ..engine.training import pick_device
 
                 pick_device(base.device)
+            from ..runs.store import RunStore
+
+            store = RunStore()
             if executor is not None:
                 if hasattr(executor, "service"):  # reach the cluster before any run is queued
-                    from ..runs.store import RunStore
-
-                    executor.service(RunStore())
+                    executor.service(store)
                 set_executor(executor)
-            ids = launch_group(configs, race=args.race)
+            ids = launch_group(configs, store=store, race=args.race)
+            tell_store(store)  # a store set aside and rebuilt, or read-only, is said (on stderr)
             where = " on the Ray cluster" if getattr(executor, "name", "local") == "ray" else ""
             racing = ", racing (all at once)" if args.race and len(ids) > 1 else ""
             print(f"queued {len(ids)} runs{where}{racing} in group {group}: {', '.join(ids)}")

@@ -103,12 +103,19 @@ def _reproduce(p: argparse.ArgumentParser):
             raise ConfigError(f"--jobs {args.jobs}: give 1 or more cells at a time")
         if not args.report_only:
             threads = args.num_threads
+            saved = os.environ.get("DISC_MAX_CONCURRENT")
             if args.jobs > 1:
                 os.environ["DISC_MAX_CONCURRENT"] = str(args.jobs)  # the workers' queue reads it
                 threads = threads or max(1, (os.cpu_count() or 2) // args.jobs)
-            counts = run_plan(plan, root, log=_log, corpus=args.corpus, num_threads=threads,
-                              executor="ray" if on_ray else "local", ray_address=args.ray_address,
-                              progress=args.progress)
+            try:
+                counts = run_plan(plan, root, log=_log, corpus=args.corpus, num_threads=threads,
+                                  executor="ray" if on_ray else "local", ray_address=args.ray_address,
+                                  progress=args.progress)
+            finally:  # this plan's width, not the calling process's from now on
+                if saved is None:
+                    os.environ.pop("DISC_MAX_CONCURRENT", None)
+                else:
+                    os.environ["DISC_MAX_CONCURRENT"] = saved
             print(f"ran {counts['ran']} cells, reused {counts['reused']}, copied {counts['copied']}"
                   + (f"; skipped (see above): {', '.join(counts['skipped'])}" if counts["skipped"] else "")
                   + (f"; failed: {', '.join(counts['failed'])}" if counts.get("failed") else ""))

@@ -17,10 +17,9 @@ Runs are launched with ``python -m disc_core compare DATASET ... --background`` 
 from __future__ import annotations
 
 import json
-import sys
 import time
 
-from .base import add_executor_flags, command, print_table
+from .base import add_executor_flags, command, print_table, tell_store
 
 __all__: list[str] = []
 
@@ -74,7 +73,7 @@ def _runs(p):
         try:
             return _act(args, store)
         finally:
-            _tell(store)
+            tell_store(store)
 
     def _act(args, store) -> int:
         from ..runs import runner
@@ -188,13 +187,3 @@ def _runs(p):
         return 1
 
     return run
-
-
-def _tell(store) -> None:
-    """What the store had to do (rebuilt, re-indexed, read-only) and the run folders it could not read, on
-    stderr: the command's own output (``--json`` included) stays as it is."""
-    for text in [*store.notices, *(f"warning: skipped a run folder: {p}" for p in store.problems)]:
-        try:
-            print(text, file=sys.stderr)
-        except OSError:
-            pass

@@ -27,7 +27,7 @@ from ..fileio import atomic_write_json, atomic_write_text
 from .records import FAILED, FINISHED
 from .storedb import PRIVATE_FILE, open_cache, private_dir, tighten
 
-__all__ = ["RUN_JSON", "LAST_WORDS", "FolderProblem", "Rebuilt", "write_record", "read_folder", "run_folders",
+__all__ = ["RUN_JSON", "LAST_WORDS", "FolderProblem", "Rebuilt", "SetAside", "set_asides", "write_record", "read_folder", "run_folders",
            "rebuild", "reserve_last_words", "write_last_words", "read_last_words"]
 
 RUN_JSON = "run.json"
@@ -177,6 +177,39 @@ def missing_events(run_dir: Path, stored: list[dict]) -> list[dict]:
         return []
     return [e for e in logged if e.get("kind") in ("step", "eval")
             and (e.get("kind"), e.get("step"), e.get("split"), e.get("time")) not in have]
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A store that :func:`rebuild` set aside: its folder (kept, never deleted), why, and when."""
+
+    path: Path
+    kind: str
+    when: float
+    why: str
+
+    def __str__(self) -> str:
+        at = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.when))
+        return (f"The run store was set aside and rebuilt from the run folders at {at}"
+                + (f" ({self.why})" if self.why else f" ({self.kind})")
+                + f"; the old store is kept in {self.path}. Every run folder that could be read is back.")
+
+
+def set_asides(root: str | Path, within_s: float | None = None) -> list[SetAside]:
+    """The stores set aside under ``root``, newest first; ``within_s``: only those of the last so many seconds.
+    Whoever rebuilt the store (a page, a command, a worker), this is how the others can tell afterwards."""
+    out = []
+    for d in Path(root).glob("store.*-*"):
+        try:
+            when = d.stat().st_mtime
+            why = (d / "WHY.txt").read_text(encoding="utf-8", errors="replace").strip() \
+                if (d / "WHY.txt").exists() else ""
+        except OSError:
+            continue
+        if within_s is not None and time.time() - when > within_s:
+            continue
+        out.append(SetAside(d, d.name.split(".", 1)[1].split("-", 1)[0], when, why))
+    return sorted(out, key=lambda a: a.when, reverse=True)
 
 
 def rebuild(root: Path, why: str = "", kind: str = "rebuilt") -> Rebuilt:

@@ -474,4 +474,8 @@ def status_text(r: RunInfo, entry: QueueEntry | None = None, eta: Callable[[floa
                   + (f" (always predicting the majority class scores {level:.4f})" if isinstance(level, float) else ""))
     note = f" · {r.note}" if r.note else ""
     where = f" · on {r.where}" if r.executor == "ray" else ""
-    return f"{r.status} · step {prog}{loss}{left}{score}{where}{note}"
+    if r.stalled:  # its worker lives but has stopped beating: no ETA, and what to do
+        since = f" for {time.time() - r.heartbeat:.0f} s" if r.heartbeat else ""
+        left = (f" · stalled: no heartbeat{since} although its worker process is alive (stopped with Ctrl-Z or "
+                f"SIGSTOP? swapping?); `kill -CONT {r.pid}` continues it, cancelling ends it")
+    return f"{r.shown_status} · step {prog}{loss}{left}{score}{where}{note}"
