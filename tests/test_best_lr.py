@@ -56,6 +56,10 @@ def test_each_variant_gets_the_rate_its_validation_prefers_and_verdicts_are_set_
     assert row["each at its best: lr"] == "0.0001 / 0.0003" and row["each at its best: seeds"] == 3
     # at its best rand is 0.74/0.77/0.79 against pretrained's 0.84/0.86/0.87: still ahead, the verdict stands
     assert row["each at its best: verdict"] == "holds" and row["verdict changes"] == "no"
+    # the report's Findings say which verdicts change (here none)
+    from disc_core.study.report.round2 import round2_findings
+    assert round2_findings(root) == ["best-lr: with each variant at the rate its own validation chose, the verdict "
+                                     "changes on 0 of 1 datasets; unchanged on amp-uniprot (holds)."]
 
 
 def test_a_variant_with_an_unfinished_grid_waits_and_the_table_says_not_yet(tmp_path):
@@ -105,6 +109,11 @@ def test_share_of_the_gain_at_two_percent_with_an_interval(tmp_path):
     assert lo < g["share"] < hi and lo > 0.5  # most of the gain, with its interval
     row = gain_table(pts).iloc[0]
     assert row["most of the gain (> 0.5)?"] == "yes" and row["checkpoint"] == "step 120 (2%)"
+    from disc_core.study.report.round2 import round2_findings
+    (line,) = round2_findings(root)
+    assert line.startswith("pretrain-steps (splice): at step 120 (2% of 6,000 pre-training steps)")
+    assert f"share of {g['share']:.2f}" in line and f"[{lo:.2f}, {hi:.2f}] over 3 seeds" in line
+    assert line.endswith("holds here (the interval lies above 0.5).")
 
 
 def test_no_gain_to_share_is_said_plainly(tmp_path):
@@ -113,6 +122,8 @@ def test_no_gain_to_share_is_said_plainly(tmp_path):
     assert row["most of the gain (> 0.5)?"] == "n/a (no gain to share)"
     g = gain_share(pretrain_points(root), "splice")
     assert g["gain_0_to_last"] < 0 and not math.isnan(g["share"])
+    from disc_core.study.report.round2 import round2_findings
+    assert "there is no gain to share" in round2_findings(root)[0]
 
 
 def test_one_rate_rule_for_the_plan_and_the_report():

@@ -120,23 +120,12 @@ def findings(tables: dict, root: Path | None = None) -> list[str]:
             out.append(f"{study}: against the paper's own difference for each pair it prints (its two numbers ÷ 100; "
                        f"{len(o)} pair{'s' if len(o) != 1 else ''}): "
                        + "; ".join(f"{k} on {len(v)}: {', '.join(v)}" for k, v in kinds.items()) + ".")
-    if "pretrain-steps" in tables:
+    if "pretrain-steps" in tables and root is None:
         s = tables["pretrain-steps"]["summary"].sort_values("step")
         for ds, g in s.groupby("dataset"):
-            first, last = g.iloc[0], g.iloc[-1]
-            gain = last["mean"] - first["mean"]
-            best = g.loc[g["mean"].idxmax()]
-            if len(g) > 2 and gain <= 0:
-                out.append(f"pretrain-steps ({ds}): no gain from pre-training here: step 0 (random initialisation) "
-                           f"gives {first['mean']:.4f}, the last checkpoint (step {int(last['step'])}) "
-                           f"{last['mean']:.4f}; the best is step {int(best['step'])} with {best['mean']:.4f}. "
-                           "The paper's Figure 3 shape (most of the gain early) does not appear at this scale.")
-            elif len(g) > 2 and abs(gain) > 1e-9:
-                reach = g[g["mean"] - first["mean"] >= 0.9 * gain] if gain > 0 else g.iloc[-1:]
-                at = int(reach["step"].iloc[0])
-                out.append(f"pretrain-steps ({ds}): step 0 gives {first['mean']:.4f}, the last checkpoint (step "
-                           f"{int(last['step'])}) {last['mean']:.4f}; 90% of that gain is reached at step {at} "
-                           f"({100 * at / max(1, last['step']):.0f}% of the pre-training steps).")
-            else:
-                out.append(f"pretrain-steps ({ds}): step 0 {first['mean']:.4f}, last {last['mean']:.4f}.")
+            out.append(f"pretrain-steps ({ds}): step 0 {g.iloc[0]['mean']:.4f}, last {g.iloc[-1]['mean']:.4f}.")
+    if root is not None:
+        # Figure 3 as the share of the gain at ~2% of the steps, and which verdicts the best-lr study changes
+        from .round2 import round2_findings
+        out += round2_findings(Path(root))
     return out

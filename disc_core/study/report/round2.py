@@ -13,7 +13,7 @@ from ..compare import markdown_table, mean_std_text
 from ..pretrain_gain import GOOGLE, gain_table, pretrain_points
 
 __all__ = ["best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line", "best_lr_export",
-           "best_lr_tables_of"]
+           "best_lr_tables_of", "round2_findings"]
 
 
 def gpu_budget_line(dataset: str) -> str:
@@ -106,3 +106,53 @@ def best_lr_tables_of(source: str | Path) -> dict[str, pd.DataFrame]:
     except (OSError, ValueError, AttributeError):
         data = {}
     return {k: pd.DataFrame(data.get(k) or []) for k in ("grid", "protocols")}
+
+
+def _share_sentence(g: dict) -> str:
+    """Figure 3's finding for one dataset, from :func:`~disc_core.study.pretrain_gain.gain_share`."""
+    head = (f"pretrain-steps ({g['dataset']}): at step {g['step_at']:,} ({g['fraction_at']:.0%} of "
+            f"{g['last_step']:,} pre-training steps)")
+    if not g["gain_0_to_last"] > 0:
+        return (f"{head} there is no gain to share: the last checkpoint scores {g['gain_0_to_last']:+.3f} against "
+                "step 0 (mean over seeds), so the paper's \"first 2% of the steps give most of the gain\" cannot "
+                "be tested on this task at this scale.")
+    lo, hi = g["ci95"]
+    ci = "no interval (one seed)" if lo != lo else f"95% CI [{lo:.2f}, {hi:.2f}] over {g['seeds']} seeds"
+    verdict = ("holds here (the interval lies above 0.5)" if lo > 0.5 else
+               "does not hold here (the interval lies below 0.5)" if hi < 0.5 else
+               "cannot be told from these seeds (the interval contains 0.5)") if lo == lo else "needs more seeds"
+    return (f"{head} the fine-tuned score reaches a share of {g['share']:.2f} of the step-0 -> last-checkpoint "
+            f"gain of {g['gain_0_to_last']:+.3f} ({ci}): the paper's \"first 2% of the steps give most of the "
+            f"gain\" {verdict}.")
+
+
+def round2_findings(root: Path) -> list[str]:
+    """The Findings' sentences for Figure 3 (the share of the gain at ~2% of the steps, with its interval) and
+    for the best-lr study (which verdicts change when each variant gets its own best rate)."""
+    from ..pretrain_gain import gain_share
+
+    out = []
+    points = pretrain_points(root)
+    for ds in dict.fromkeys(points["dataset"]) if not points.empty else ():
+        g = gain_share(points, ds)
+        if g is not None:
+            out.append(_share_sentence(g))
+    t = best_lr_tables(root)["protocols"]
+    if not t.empty:
+        done = t[~t["verdict changes"].str.startswith("not yet")]
+        changed = done[done["verdict changes"] == "yes"]
+        def _side(r, k):
+            return f"{r[k + ': verdict']} ({r[k + ': diff']} {r[k + ': 95% CI']})"
+        parts = [f"{r['dataset']} `{r['claim']}` {_side(r, 'one rate')} -> {_side(r, 'each at its best')}"
+                 for _, r in changed.iterrows()]
+        kept = [f"{r['dataset']} ({r['each at its best: verdict']})" for _, r in done.iterrows()
+                if r["verdict changes"] == "no"]
+        line = (f"best-lr: with each variant at the rate its own validation chose, the verdict changes on "
+                f"{len(changed)} of {len(done)} datasets" + (": " + "; ".join(parts) if parts else ""))
+        if kept:
+            line += "; unchanged on " + ", ".join(kept)
+        pending = [r["dataset"] for _, r in t.iterrows() if r["verdict changes"].startswith("not yet")]
+        if pending:
+            line += "; not finished: " + ", ".join(pending)
+        out.append(line + ".")
+    return out
