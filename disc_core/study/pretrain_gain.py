@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["pretrain_points", "gain_share", "gain_table", "GOOGLE"]
+__all__ = ["pretrain_points", "gain_share", "share_verdict", "gain_table", "GOOGLE"]
 
 #: the step value that stands for the plan's own pre-trained model (the paper's "google" point)
 GOOGLE = "google"
@@ -78,6 +78,17 @@ def gain_share(points: pd.DataFrame, dataset: str, at: float = 0.02) -> dict | N
     return {**out, "share": float(share.mean()), "ci95": (float(ci.low), float(ci.high))}
 
 
+def share_verdict(g: dict) -> str:
+    """Whether "most of the gain comes by the checkpoint" holds for one :func:`gain_share` result: 'no gain',
+    'one seed' (no interval), or, from its 95% interval against 0.5, 'holds', 'does not hold' or 'cannot tell'."""
+    lo, hi = g["ci95"]
+    if not g["gain_0_to_last"] > 0:
+        return "no gain"
+    if math.isnan(lo):
+        return "one seed"
+    return "holds" if lo > 0.5 else "does not hold" if hi < 0.5 else "cannot tell"
+
+
 def gain_table(points: pd.DataFrame, at: float = 0.02) -> pd.DataFrame:
     """:func:`gain_share` for every dataset, as a table for the report and the page."""
     rows = []
@@ -93,6 +104,7 @@ def gain_table(points: pd.DataFrame, at: float = 0.02) -> pd.DataFrame:
                      "share of the gain (mean over seeds)": f"{g['share']:.2f}",
                      "95% CI": "" if math.isnan(lo) else f"[{lo:.2f}, {hi:.2f}]",
                      "share of the mean gains": f"{g['share_of_means']:.2f}",
-                     "most of the gain (> 0.5)?": ("yes" if lo > 0.5 else "no" if hi < 0.5 else "cannot tell")
-                     if not math.isnan(lo) and sign > 0 else "n/a (no gain to share)" if sign <= 0 else "n/a"})
+                     "most of the gain (> 0.5)?": {"holds": "yes", "does not hold": "no", "cannot tell": "cannot tell",
+                                                   "no gain": "n/a (no gain to share)", "one seed": "n/a"}
+                     [share_verdict(g)]})
     return pd.DataFrame(rows)

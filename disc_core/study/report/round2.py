@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..best_lr import best_lr_cells, best_lr_tables
 from ..compare import markdown_table, mean_std_text
-from ..pretrain_gain import GOOGLE, gain_table, pretrain_points
+from ..pretrain_gain import GOOGLE, gain_table, pretrain_points, share_verdict
 
 __all__ = ["best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line", "best_lr_export",
            "best_lr_tables_of", "round2_findings"]
@@ -112,15 +112,17 @@ def _share_sentence(g: dict) -> str:
     """Figure 3's finding for one dataset, from :func:`~disc_core.study.pretrain_gain.gain_share`."""
     head = (f"pretrain-steps ({g['dataset']}): at step {g['step_at']:,} ({g['fraction_at']:.0%} of "
             f"{g['last_step']:,} pre-training steps)")
-    if not g["gain_0_to_last"] > 0:
+    v = share_verdict(g)
+    if v == "no gain":
         return (f"{head} there is no gain to share: the last checkpoint scores {g['gain_0_to_last']:+.3f} against "
                 "step 0 (mean over seeds), so the paper's \"first 2% of the steps give most of the gain\" cannot "
                 "be tested on this task at this scale.")
     lo, hi = g["ci95"]
     ci = "no interval (one seed)" if lo != lo else f"95% CI [{lo:.2f}, {hi:.2f}] over {g['seeds']} seeds"
-    verdict = ("holds here (the interval lies above 0.5)" if lo > 0.5 else
-               "does not hold here (the interval lies below 0.5)" if hi < 0.5 else
-               "cannot be told from these seeds (the interval contains 0.5)") if lo == lo else "needs more seeds"
+    verdict = {"holds": "holds here (the interval lies above 0.5)",
+               "does not hold": "does not hold here (the interval lies below 0.5)",
+               "cannot tell": "cannot be told from these seeds (the interval contains 0.5)",
+               "one seed": "needs more seeds"}[v]
     return (f"{head} the fine-tuned score reaches a share of {g['share']:.2f} of the step-0 -> last-checkpoint "
             f"gain of {g['gain_0_to_last']:+.3f} ({ci}): the paper's \"first 2% of the steps give most of the "
             f"gain\" {verdict}.")
