@@ -146,3 +146,44 @@ def test_a_damaged_grid_cell_holds_the_choice_back(tmp_path):
     assert set(chosen) == {"pretrained"}
     t = best_lr_tables(root)
     assert t["protocols"].iloc[0]["each at its best: lr"] == "0.0001 / grid not finished"
+
+
+def test_the_report_reads_figure_3_and_best_lr_cells_once_for_its_sections_findings_and_export(tmp_path, monkeypatch):
+    """One ``reproduce --report-only`` reads each second-round cell once (it read them three times before)."""
+    from disc_core.study import best_lr, pretrain_gain
+    from disc_core.study.report import round2
+    from disc_core.study.report.writer import write_report
+
+    val = {"pretrained": {3e-5: 0.80, 1e-4: 0.85, 3e-4: 0.70}, "rand": {3e-5: 0.60, 1e-4: 0.65, 3e-4: 0.75}}
+    root = _best_lr_root(tmp_path, val)
+    for s, (p, r) in enumerate([(0.84, 0.64), (0.86, 0.62)]):  # the one-rate study, with training curves
+        for label, score, loss in (("pretrained", p, 0.2), ("rand", r, 0.6)):
+            d = root / "non-text" / "amp-uniprot" / label / f"seed{s}"
+            _cell(d, "amp-uniprot", label, s, score)
+            steps = [{"kind": "step", "step": i, "loss": loss, "examples_seen": 32 * i, "tokens_seen": 640 * i}
+                     for i in range(1, 9)]
+            (d / "metrics.jsonl").write_text("".join(json.dumps(e) + "\n" for e in steps))
+    for step, by_seed in {0: [0.50, 0.52], 120: [0.80, 0.78], 6000: [0.90, 0.90]}.items():
+        for seed, sc in enumerate(by_seed):
+            _cell(root / "pretrain-steps" / "runs" / f"step_{step}" / "splice" / "pretrained" / f"seed{seed}",
+                  "splice", "pretrained", seed, sc)
+    calls = {"points": 0, "cells": 0}
+
+    def counted(fn, key):
+        def wrapped(*a, **k):
+            calls[key] += 1
+            return fn(*a, **k)
+        return wrapped
+
+    monkeypatch.setattr(round2, "pretrain_points", counted(pretrain_gain.pretrain_points, "points"))
+    monkeypatch.setattr(round2, "best_lr_cells", counted(best_lr.best_lr_cells, "cells"))
+    report = write_report(build_plan("laptop", only=["best-lr/amp-uniprot"]), root, tmp_path / "R.md", tmp_path / "f")
+    assert calls == {"points": 1, "cells": 1}
+    text = report.read_text()
+    assert "## Each variant at its own best learning rate (best-lr)" in text
+    assert "- best-lr: with each variant at the rate its own validation chose" in text
+    assert "- pretrain-steps (splice): at step 120" in text
+    assert ("- non-text/amp-uniprot: training loss over the last quarter of steps (mean over seeds), lowest first: "
+            "pretrained 0.200, rand 0.600.") in text
+    exported = json.loads(report.with_suffix(".json").read_text())
+    assert len(exported["studies"]["best-lr"]) == 10 and len(exported["best_lr"]["protocols"]) == 1

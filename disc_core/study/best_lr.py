@@ -98,18 +98,21 @@ def _one_rate_cells(root: Path, study: str, dataset: str, labels: tuple[str, str
     return out
 
 
-def best_lr_tables(root: str | Path, grids: dict[str, tuple[float, ...]] | None = None) -> dict[str, pd.DataFrame]:
+def best_lr_tables(root: str | Path, grids: dict[str, tuple[float, ...]] | None = None,
+                   cells: list[dict] | None = None) -> dict[str, pd.DataFrame]:
     """``{"grid": ..., "protocols": ...}``.
 
     ``grid``: one row per (dataset, variant, rate) of the first seed: validation and test score, and whether
     the rate was chosen. ``protocols``: one row per dataset: the pair's paired difference over seeds, its 95%
     interval and verdict under the plan's one-rate study of that dataset (``text/<dataset>`` for a shifted
-    pair, else ``non-text/<dataset>``) and with each variant at its chosen rate, and whether the verdict changes. A side with fewer than two paired seeds says so.
+    pair, else ``non-text/<dataset>``) and with each variant at its chosen rate, and whether the verdict changes.
+    A side with fewer than two paired seeds says so. ``cells``: :func:`best_lr_cells` of ``root`` when the
+    caller has read them already.
     """
     from .compare import headline, paired_test
     from .report.verdicts import verdict
 
-    cells = best_lr_cells(root)
+    cells = best_lr_cells(root) if cells is None else cells
     grids = plan_grids() if grids is None else grids
     grid_rows, proto_rows = [], []
     for ds in dict.fromkeys(r["dataset"] for r in cells):

@@ -23,8 +23,11 @@ def late_loss(root: Path, study: str, ds: str) -> dict[str, float]:
     return out
 
 
-def findings(tables: dict, root: Path | None = None) -> list[str]:
-    """Plain sentences computed from the numbers (the report's discussion starts from these)."""
+def findings(tables: dict, root: Path | None = None, round2=None) -> list[str]:
+    """Plain sentences computed from the numbers (the report's discussion starts from these). With ``root`` (or
+    ``round2``, a :class:`~.round2.Round2` already read from it), also Figure 3's and the best-lr study's."""
+    if round2 is not None:
+        root = round2.root
     out = []
     # the headline: on how many task settings does pretrained beat rand (and re-emb), the paper's main claims
     for pairs, name in (((("pretrained", "rand"), ("pretrained+shift", "rand+shift"),
@@ -127,5 +130,5 @@ def findings(tables: dict, root: Path | None = None) -> list[str]:
     if root is not None:
         # Figure 3 as the share of the gain at ~2% of the steps, and which verdicts the best-lr study changes
         from .round2 import round2_findings
-        out += round2_findings(Path(root))
+        out += round2_findings(round2 if round2 is not None else Path(root))
     return out

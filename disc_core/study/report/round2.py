@@ -4,6 +4,7 @@ Each returns a list of Markdown lines; nothing is re-run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,31 @@ from ..best_lr import best_lr_cells, best_lr_tables
 from ..compare import markdown_table, mean_std_text
 from ..pretrain_gain import GOOGLE, gain_table, pretrain_points, share_verdict
 
-__all__ = ["best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line", "best_lr_export",
-           "best_lr_tables_of", "round2_findings"]
+__all__ = ["Round2", "best_lr_section", "pretrain_gain_section", "google_point", "gpu_budget_line",
+           "best_lr_export", "best_lr_tables_of", "round2_findings"]
+
+
+@dataclass(frozen=True)
+class Round2:
+    """The second round's numbers read from a run folder root once: Figure 3's points
+    (:func:`~disc_core.study.pretrain_gain.pretrain_points`) and the best-lr study's tables
+    (:func:`~disc_core.study.best_lr.best_lr_tables`, from its cells), for the report's sections, its findings
+    and its export."""
+
+    root: Path
+    points: pd.DataFrame
+    best_lr_cells: list[dict]
+    best_lr: dict[str, pd.DataFrame]
+
+    @classmethod
+    def read(cls, root: str | Path) -> "Round2":
+        root = Path(root)
+        cells = best_lr_cells(root)
+        return cls(root, pretrain_points(root), cells, best_lr_tables(root, cells=cells))
+
+
+def _round2(r: "Round2 | str | Path") -> Round2:
+    return r if isinstance(r, Round2) else Round2.read(r)
 
 
 def gpu_budget_line(dataset: str) -> str:
@@ -31,9 +55,9 @@ def gpu_budget_line(dataset: str) -> str:
             "GPU-minutes at its assumed speed (`reproduce --profile gpu --only " + dataset + " --dry-run --gpus 1`)")
 
 
-def best_lr_section(root: Path) -> list[str]:
+def best_lr_section(root: "Round2 | Path") -> list[str]:
     L = ["## Each variant at its own best learning rate (best-lr)", ""]
-    t = best_lr_tables(root)
+    t = _round2(root).best_lr
     if t["grid"].empty:
         return L + ["No finished runs yet.", ""]
     L += ["Each variant of the pair ran its first seed at every rate of the grid; its rate is the one with the best "
@@ -62,9 +86,9 @@ def google_point(points: pd.DataFrame, dataset: str) -> tuple[float, float, int]
     return float(g.mean()), float(g.std(ddof=1)) if len(g) > 1 else 0.0, len(g)
 
 
-def pretrain_gain_section(root: Path) -> list[str]:
+def pretrain_gain_section(root: "Round2 | Path") -> list[str]:
     """The share of the gain at ~2% of the steps, per dataset, and the google point beside the checkpoints."""
-    points = pretrain_points(root)
+    points = _round2(root).points
     if points.empty:
         return []
     L = ["The paper: \"the first 20K pre-training steps (2% of the total steps) contribute to most of the "
@@ -85,10 +109,11 @@ def pretrain_gain_section(root: Path) -> list[str]:
     return L
 
 
-def best_lr_export(root: Path) -> dict:
+def best_lr_export(root: "Round2 | Path") -> dict:
     """The best-lr study for the results file: every cell with its ``learning_rate``, and both tables."""
-    t = best_lr_tables(root)
-    return {"cells": best_lr_cells(root), "grid": t["grid"].to_dict("records"),
+    r = _round2(root)
+    t = r.best_lr
+    return {"cells": r.best_lr_cells, "grid": t["grid"].to_dict("records"),
             "protocols": t["protocols"].to_dict("records")}
 
 
@@ -128,20 +153,22 @@ def _share_sentence(g: dict) -> str:
             f"gain\" {verdict}.")
 
 
-def round2_findings(root: Path) -> list[str]:
+def round2_findings(root: "Round2 | Path") -> list[str]:
     """The Findings' sentences for Figure 3 (the share of the gain at ~2% of the steps, with its interval) and
     for the best-lr study (which verdicts change when each variant gets its own best rate)."""
     from ..pretrain_gain import gain_share
 
     out = []
-    points = pretrain_points(root)
+    r2 = _round2(root)
+    points = r2.points
     for ds in dict.fromkeys(points["dataset"]) if not points.empty else ():
         g = gain_share(points, ds)
         if g is not None:
             out.append(_share_sentence(g))
-    t = best_lr_tables(root)["protocols"]
+    t = r2.best_lr["protocols"]
     if not t.empty:
-        done = t[~t["verdict changes"].str.startswith("not yet")]
+        finished = ~t["verdict changes"].str.startswith("not yet")
+        done = t[finished]
         changed = done[done["verdict changes"] == "yes"]
         def _side(r, k):
             return f"{r[k + ': verdict']} ({r[k + ': diff']} {r[k + ': 95% CI']})"
@@ -153,7 +180,7 @@ def round2_findings(root: Path) -> list[str]:
                 f"{len(changed)} of {len(done)} datasets" + (": " + "; ".join(parts) if parts else ""))
         if kept:
             line += "; unchanged on " + ", ".join(kept)
-        pending = [r["dataset"] for _, r in t.iterrows() if r["verdict changes"].startswith("not yet")]
+        pending = list(t[~finished]["dataset"])
         if pending:
             line += "; not finished: " + ", ".join(pending)
         out.append(line + ".")

@@ -27,8 +27,7 @@ from .figures import loss_curve_figure, pretrain_steps_figure
 from .findings import findings
 from .hardware import hardware, throughput_lines, where_section
 from .prose import prose
-from .round2 import best_lr_export, best_lr_section, google_point, gpu_budget_line, pretrain_gain_section
-from ..pretrain_gain import pretrain_points
+from .round2 import Round2, best_lr_export, best_lr_section, google_point, gpu_budget_line, pretrain_gain_section
 from .tables import study_tables
 from .verdicts import PAPER_GAP_NOTE
 
@@ -137,8 +136,9 @@ def _studies(plan, root: Path, tables: dict, figures_dir: Path, rel: str) -> lis
     return L
 
 
-def _pretrain_steps(root: Path, tables: dict, figures_dir: Path, rel: str) -> list[str]:
+def _pretrain_steps(r2: Round2, tables: dict, figures_dir: Path, rel: str) -> list[str]:
     """The pre-training-steps study (the paper's Figure 3): its table and a figure per dataset."""
+    root = r2.root
     L = ["## Pre-training steps (the paper's Figure 3)", ""]
     if "pretrain-steps" not in tables:
         return L + ["No finished runs yet.", ""]
@@ -155,14 +155,14 @@ def _pretrain_steps(root: Path, tables: dict, figures_dir: Path, rel: str) -> li
     mlm_losses, _ = read_json(root / "pretrain-steps" / "checkpoints" / "mlm_losses.json")
     if not (isinstance(mlm_losses, list) and all(isinstance(x, (int, float)) for x in mlm_losses)):
         mlm_losses = None  # no curve (or an unreadable one): the checkpoints' own losses only
-    points = pretrain_points(root)
+    points = r2.points
     for ds, g in s.groupby("dataset"):
         name = f"pretrain_steps_{ds}.png"
         gp = google_point(points, ds)
         pretrain_steps_figure(g, figures_dir / name, f"{ds}: fine-tuned after N pre-training steps", mlm_losses,
                               google=(gp[0], gp[1], "the plan's model") if gp else None)
         L += [f"![metric against pre-training steps]({rel}/{name})", ""]
-    return L + pretrain_gain_section(root)
+    return L + pretrain_gain_section(r2)
 
 
 def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: str | Path,
@@ -198,19 +198,20 @@ def write_report(plan, root: str | Path, report_path: str | Path, figures_dir: s
     L += S.lr_grid_section(plan, root, text) + S.signal_section(plan, root, figures_dir, rel)
     L += S.loss_gap_section(gaps, problems, root)
     L += _studies(plan, root, tables, figures_dir, rel)
-    L += _pretrain_steps(root, tables, figures_dir, rel)
+    r2 = Round2.read(root)  # Figure 3's points and the best-lr tables, read once for sections, findings, export
+    L += _pretrain_steps(r2, tables, figures_dir, rel)
     if (root / "best-lr").exists() or any(t.lr_grid for t in plan.tasks):
-        L += best_lr_section(root)
+        L += best_lr_section(r2)
     if (root / "lr-look").exists():
         L += ["## A learning-rate look before a claim is called failed", ""]
         L += ([text["lr-look"], ""] if text.get("lr-look") else [])
         L += S.side_study(root / "lr-look") + [""]
     L += S.set_aside_section(root, text)
     L += ["## Findings (computed from the tables above)", ""]
-    L += [f"- {f}" for f in findings(tables, root)] or ["- none yet"]
+    L += [f"- {f}" for f in findings(tables, round2=r2)] or ["- none yet"]
     L += ["", "## Discussion: where and why this differs from the paper", ""]
     L += [discussion or text.get("discussion", ""), "", ""]
     atomic_write_text(report_path, "\n".join(L), mode=0o644)
     export_results(tables, report_path.with_suffix(".json"), plan.profile, plan.model, training_loss=gaps,
-                   best_lr=best_lr_export(root) if (root / "best-lr").exists() else None)
+                   best_lr=best_lr_export(r2) if (root / "best-lr").exists() else None)
     return report_path
