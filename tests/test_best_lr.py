@@ -187,3 +187,19 @@ def test_the_report_reads_figure_3_and_best_lr_cells_once_for_its_sections_findi
             "pretrained 0.200, rand 0.600.") in text
     exported = json.loads(report.with_suffix(".json").read_text())
     assert len(exported["studies"]["best-lr"]) == 10 and len(exported["best_lr"]["protocols"]) == 1
+
+
+def test_the_budget_counts_figure_3s_google_cells_with_the_checkpoints(tmp_path):
+    """The plan counts the plan's own model's cells (the "google" point) in ``pretrain-steps``; so does the
+    report's measured column (it said 15 of 18 when all 18 had finished)."""
+    from disc_core.study.report.sections import measured_seconds
+
+    root = _pt_root(tmp_path, {0: [0.5, 0.5, 0.5], 120: [0.6, 0.6, 0.6], 600: [0.6, 0.6, 0.6],
+                               3000: [0.7, 0.7, 0.7], 6000: [0.8, 0.8, 0.8], "google": [0.9, 0.9, 0.9]})
+    for res in root.rglob("results.json"):
+        r = json.loads(res.read_text())
+        res.write_text(json.dumps({**r, "wall_time_s": 100.0 if "google" in str(res) else 10.0}))
+    plan = build_plan("laptop", only=["pretrain-steps/splice"])
+    (task,) = plan.tasks
+    assert task.google and n_cells(task) == 18
+    assert measured_seconds(plan, root, task) == (15 * 10.0 + 3 * 100.0, 18)

@@ -94,9 +94,14 @@ def missing(plan, root: Path, unreadable: set[Path] = frozenset()) -> list[str]:
 
 
 def measured_seconds(plan, root: Path, task, unreadable: set[Path] = frozenset()) -> tuple[float, int]:
-    """Summed wall time and count of ``task``'s finished cells (its own results.json; not pre-training)."""
+    """Summed wall time and count of ``task``'s finished cells (its own results.json; not pre-training). For
+    ``pretrain-steps``: every checkpoint's cells and the plan's own model's (the "google" point), as
+    :func:`~disc_core.reproduce.n_cells` counts them."""
     if task.study == "pretrain-steps":
         res, _ = pretrain_step_results(root)
+        if task.google:
+            google = sorted((Path(root) / "pretrain-steps" / "runs" / "google").glob("*/*/seed*/results.json"))
+            res = res + [r for r in (read_result(f.parent) for f in google) if r is not None]
         times = [r.get("wall_time_s") or 0.0 for r in res if r.get("dataset") == task.dataset]
         return float(sum(times)), len(times)
     secs, n = 0.0, 0
