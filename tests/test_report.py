@@ -219,9 +219,14 @@ def test_findings_headline_counts_only_the_settings_it_could_test():
 
     res = ([cell("a", "pretrained", s, 0.9 + s / 100) for s in range(3)] + [cell("a", "rand", s, 0.6) for s in range(3)]
            + [cell("b", "pretrained", 0, 0.9), cell("b", "rand", 0, 0.5)])  # b: one seed so far
-    head = findings(tables_from_results({"non-text": res}))[0]
+    tables = tables_from_results({"non-text": res})
+    head = findings(tables)[0]
     assert "holds on 1 of 1 task settings tested: non-text/a (pretrained)" in head
     assert "not testable yet, fewer than 2 paired seeds: non-text/b" in head
+    # the untested row says how many seeds are paired and, for one, its difference (no interval)
+    b = tables["non-text"]["orderings"].set_index("dataset").loc["b"]
+    assert (b["seeds"], b["mean diff"], b["95% CI"]) == (1, "+0.4000", "")
+    assert b["verdict"].startswith("n/a")
 
 
 def test_findings_name_a_comparison_whose_sides_ran_in_different_precisions():
