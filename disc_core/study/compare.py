@@ -23,8 +23,8 @@ from ..engine.config import BASELINES, RunConfig, parse_variant
 from .paper import PAPER_TASKS, PaperCell, paper_cell, paper_metric, paper_model, paper_setting
 
 __all__ = ["comparison_configs", "cell_dir", "run_comparison", "collect_results", "headline", "summarize",
-           "to_markdown", "markdown_table", "mean_std_text", "paper_text", "PAPER_COLUMN", "paired_test",
-           "train_time_text"]
+           "to_markdown", "markdown_table", "mean_std_text", "paper_text", "PAPER_COLUMN", "paired_scores",
+           "paired_test", "train_time_text"]
 
 
 def comparison_configs(base: RunConfig, variants: list[str], seeds: list[int], group: str | None = None) -> list[RunConfig]:
@@ -270,6 +270,15 @@ def to_markdown(table: pd.DataFrame) -> str:
                                                       PAPER_COLUMN, "paper's table", "train time"]))
 
 
+def paired_scores(results: list[dict], a: str, b: str) -> tuple[list, list[float], list[float]]:
+    """``(seeds, a's scores, b's scores)`` on the seeds both labels have, in seed order, on the paper's metric
+    (like :func:`summarize`'s table): the pairs :func:`paired_test` tests."""
+    sa = {r["seed"]: headline(r)[1] for r in results if r["label"] == a}
+    sb = {r["seed"]: headline(r)[1] for r in results if r["label"] == b}
+    seeds = sorted(set(sa) & set(sb))
+    return seeds, [sa[x] for x in seeds], [sb[x] for x in seeds]
+
+
 def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
     """Is ``better`` > ``worse`` across seeds? Paired by seed: mean difference, a 95% t interval, p.
 
@@ -278,13 +287,9 @@ def paired_test(results: list[dict], better: str, worse: str) -> dict | None:
     """
     from scipy import stats
 
-    # on the paper's metric, like summarize's table
-    a = {r["seed"]: headline(r)[1] for r in results if r["label"] == better}
-    b = {r["seed"]: headline(r)[1] for r in results if r["label"] == worse}
-    seeds = sorted(set(a) & set(b))
+    seeds, xa, xb = paired_scores(results, better, worse)
     if len(seeds) < 2:
         return None
-    xa, xb = [a[s] for s in seeds], [b[s] for s in seeds]
     d = np.subtract(xa, xb)
     mean, constant = float(d.mean()), bool(d.std(ddof=1) == 0)
     if constant:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..compare import headline, paired_test, summarize
+from ..compare import paired_scores, paired_test, summarize
 from ..paper import PAPER_ORDERINGS, paper_cell
 
 __all__ = ["verdict", "ordering_table", "PAPER_GAP", "PAPER_GAP_VERDICT", "PAPER_GAP_NOTE", "paper_gap_verdict",
@@ -53,13 +53,13 @@ def ordering_table(results: list[dict], pairs: list[tuple[str, str]], close: lis
             if better in labels and worse in labels:
                 t = paired_test(rs, better, worse)
                 rows.append(_test_row(ds, f"{better} > {worse}", t, verdict(t),
-                                      _paper_gap(ds, better, worse, setting), _paired(rs, better, worse)))
+                                      _paper_gap(ds, better, worse, setting), (rs, better, worse)))
         for a, b in close:
             if a in labels and b in labels:
                 t = paired_test(rs, a, b)
                 v = "n/a (fewer than 2 paired seeds)" if t is None else (
                     "close (CI contains 0)" if t["ci95"][0] <= 0 <= t["ci95"][1] else "differs")
-                rows.append(_test_row(ds, f"{a} ≈ {b}", t, v, _paper_gap(ds, a, b, setting), _paired(rs, a, b)))
+                rows.append(_test_row(ds, f"{a} ≈ {b}", t, v, _paper_gap(ds, a, b, setting), (rs, a, b)))
     columns = ["dataset", "paper's claim", "seeds", "mean diff", "95% CI", "p (one-sided)", "verdict"]
     if setting is not None:
         columns += [PAPER_GAP, PAPER_GAP_VERDICT]
@@ -109,18 +109,13 @@ def paper_gap_verdict(t: dict | None, gap: float | None) -> str:
     return "ours smaller, reversed" if hi < 0 else "ours smaller"
 
 
-def _paired(results: list[dict], a: str, b: str) -> list[float]:
-    """``a``'s score minus ``b``'s on each seed both have (the paper's metric), for a row without a test."""
-    sa = {r["seed"]: headline(r)[1] for r in results if r["label"] == a}
-    sb = {r["seed"]: headline(r)[1] for r in results if r["label"] == b}
-    return [sa[s] - sb[s] for s in sorted(set(sa) & set(sb))]
-
-
-def _test_row(ds, claim, t, v, gap: float | None = None, diffs: list[float] = ()) -> dict:
+def _test_row(ds, claim, t, v, gap: float | None = None, tested: tuple = ((), "", "")) -> dict:
     """One ordering row; without a test (fewer than 2 paired seeds), the paired seeds there are and, for one,
-    its difference (no interval)."""
+    its difference (no interval). ``tested``: ``(results, a, b)``, the pair :func:`paired_test` was given."""
     paper = {PAPER_GAP: "" if gap is None else f"{gap:+.4f}", PAPER_GAP_VERDICT: paper_gap_verdict(t, gap)}
     if t is None:
+        _, xa, xb = paired_scores(*tested)
+        diffs = [x - y for x, y in zip(xa, xb)]
         return {"dataset": ds, "paper's claim": claim, "seeds": len(diffs),
                 "mean diff": f"{diffs[0]:+.4f}" if len(diffs) == 1 else "", "95% CI": "",
                 "p (one-sided)": "", "verdict": v, **paper}
